@@ -1,0 +1,232 @@
+"""Per-message validation and enrichment of the Tracking API (SPEC §2.5, §2.6).
+
+Pure functions over decoded JSON: `normalize` turns the items of one request into
+accepted messages (ready to store) and rejections (index + reason code). It never raises
+on any JSON input, which the ingest fuzz tests hold it to.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+MESSAGE_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+MAX_MESSAGE_ID_LENGTH = 100
+INDEXED_TEXT_LENGTH = 255
+EXAMPLE_LENGTH = 2000
+# The enrichment writes these itself from what it could parse.
+TIME_KEYS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    code: str
+    example: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message: dict[str, Any]
+    message_id: str
+    type: str
+    name: str
+    user_id: str
+    anonymous_id: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What the request, not the message, contributes to every message."""
+
+    received_at: datetime
+    client_ip: str | None
+    max_message_bytes: int
+    forced_type: str | None = None
+    envelope_context: dict[str, Any] | None = None
+    envelope_integrations: dict[str, Any] | None = None
+    envelope_sent_at: Any = None
+    measure_size: bool = False
+
+
+class Invalid(Exception):
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+
+def normalize(items: list[Any], ctx: RequestContext) -> tuple[list[Accepted], list[Rejection]]:
+    accepted: list[Accepted] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            accepted.append(normalize_message(item, ctx))
+        except Invalid as invalid:
+            rejected.append(Rejection(index, invalid.code, example_of(item)))
+    return accepted, rejected
+
+
+def normalize_message(item: Any, ctx: RequestContext) -> Accepted:
+    if not isinstance(item, dict):
+        raise Invalid("invalid_message")
+    if ctx.measure_size and len(orjson.dumps(item)) > ctx.max_message_bytes:
+        raise Invalid("event_too_large")
+    message = dict(item)
+    message.pop("writeKey", None)
+    message_type = ctx.forced_type or message.get("type")
+    if message_type not in MESSAGE_TYPES:
+        raise Invalid("type_unknown")
+    message["type"] = message_type
+    user_id, anonymous_id = check_identity(message)
+    check_type_requirements(message, message_type)
+    merge_envelope(message, ctx)
+    message_id = check_message_id(message)
+    timestamp = enrich_times(message, ctx)
+    if ctx.client_ip and "ip" not in message["context"]:
+        message["context"]["ip"] = ctx.client_ip
+    return Accepted(
+        message=message,
+        message_id=message_id,
+        type=message_type,
+        name=indexed(display_name(message, message_type)),
+        user_id=indexed(user_id),
+        anonymous_id=indexed(anonymous_id),
+        timestamp=timestamp,
+    )
+
+
+def check_identity(message: dict[str, Any]) -> tuple[str, str]:
+    user_id = stringify_id(message, "userId")
+    anonymous_id = stringify_id(message, "anonymousId")
+    if not user_id and not anonymous_id:
+        raise Invalid("id_required")
+    return user_id, anonymous_id
+
+
+def stringify_id(message: dict[str, Any], key: str) -> str:
+    """Return the id as a string ("" when unusable), stringifying numbers as analytics-python."""
+    value = message.get(key)
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int | float):
+        value = js_number(value)
+        message[key] = value
+    return value if isinstance(value, str) else ""
+
+
+def js_number(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
+def check_type_requirements(message: dict[str, Any], message_type: str) -> None:
+    if message_type == "track":
+        event = message.get("event")
+        if not isinstance(event, str) or not event:
+            raise Invalid("event_not_defined")
+    elif message_type == "group":
+        if not stringify_id(message, "groupId"):
+            raise Invalid("group_id_required")
+    elif message_type == "alias":
+        if not stringify_id(message, "previousId"):
+            raise Invalid("previous_id_required")
+        if not stringify_id(message, "userId"):
+            raise Invalid("id_required")
+    for key, code in (("properties", "properties_not_object"), ("traits", "traits_not_object")):
+        if message.get(key) is not None and not isinstance(message[key], dict):
+            raise Invalid(code)
+    if message.get("context") is not None and not isinstance(message["context"], dict):
+        raise Invalid("context_not_object")
+
+
+def merge_envelope(message: dict[str, Any], ctx: RequestContext) -> None:
+    message["context"] = deep_merge(ctx.envelope_context, message.get("context"))
+    if ctx.envelope_integrations or "integrations" in message:
+        integrations = message.get("integrations")
+        if not isinstance(integrations, dict):
+            integrations = {}
+        message["integrations"] = deep_merge(ctx.envelope_integrations, integrations)
+
+
+def deep_merge(base: dict[str, Any] | None, own: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge `own` over `base`; nested objects merge too, and `own` wins every conflict."""
+    if not base:
+        return dict(own) if own else {}
+    merged = dict(base)
+    for key, value in (own or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def check_message_id(message: dict[str, Any]) -> str:
+    message_id = message.get("messageId")
+    if isinstance(message_id, int | float) and not isinstance(message_id, bool):
+        message_id = js_number(message_id)
+    if not isinstance(message_id, str) or not message_id:
+        message_id = str(uuid.uuid4())
+    elif len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        raise Invalid("message_id_too_long")
+    message["messageId"] = message_id
+    return message_id
+
+
+def enrich_times(message: dict[str, Any], ctx: RequestContext) -> datetime:
+    original = parse_time(message.get("timestamp")) or parse_time(message.get("originalTimestamp"))
+    sent_at = parse_time(message.get("sentAt")) or parse_time(ctx.envelope_sent_at)
+    for key in TIME_KEYS:
+        message.pop(key, None)
+    timestamp = original or ctx.received_at
+    if original and sent_at:
+        try:
+            timestamp = ctx.received_at - (sent_at - original)
+        except OverflowError:
+            timestamp = original
+    timestamp = timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000)
+    message["receivedAt"] = format_time(ctx.received_at)
+    message["timestamp"] = format_time(timestamp)
+    if original:
+        message["originalTimestamp"] = format_time(original)
+    if sent_at:
+        message["sentAt"] = format_time(sent_at)
+    return timestamp
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def display_name(message: dict[str, Any], message_type: str) -> str:
+    value = message.get("event") if message_type == "track" else message.get("name")
+    return value if isinstance(value, str) else ""
+
+
+def indexed(text: str) -> str:
+    return text[:INDEXED_TEXT_LENGTH]
+
+
+def example_of(item: Any) -> str:
+    try:
+        return orjson.dumps(item).decode()[:EXAMPLE_LENGTH]
+    except TypeError:
+        return repr(item)[:EXAMPLE_LENGTH]

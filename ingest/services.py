@@ -1,0 +1,164 @@
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from destinations.tasks import kick_router
+
+from .errors import IngestError, bad_request, payload_too_large
+from .models import Event, Rejection
+from .normalize import Accepted, RequestContext, normalize
+from .normalize import Rejection as Rejected
+from .selectors import SourceRef, source_for_write_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    rejected: list[Rejected]
+
+
+def authenticate(authorization: str, payload: Any) -> SourceRef:
+    """Resolve the source from Basic auth, else the body's writeKey, else the first item's."""
+    write_key = basic_auth_username(authorization) or body_write_key(payload)
+    if not write_key:
+        raise IngestError(
+            401,
+            "unknown_source",
+            "no write key: send it as the Basic auth username or as writeKey in the body",
+        )
+    source = source_for_write_key(write_key)
+    if source is None:
+        raise IngestError(401, "unknown_source", "no source has this write key")
+    if not source.enabled:
+        raise IngestError(401, "source_disabled", f"source '{source.name}' is disabled")
+    return source
+
+
+def basic_auth_username(authorization: str) -> str:
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]
+
+
+def body_write_key(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        return ""
+    candidates = [payload.get("writeKey")]
+    batch = payload.get("batch")
+    if isinstance(batch, list) and batch and isinstance(batch[0], dict):
+        candidates.append(batch[0].get("writeKey"))
+    return next((key for key in candidates if isinstance(key, str) and key), "")
+
+
+def ingest_payload(
+    source: SourceRef, payload: Any, message_type: str | None, client_ip: str | None
+) -> IngestResult:
+    """Validate, enrich and store one request's messages; returns once they are committed.
+
+    `message_type` is the type the path names, or None for the batch endpoints.
+    """
+    if not isinstance(payload, dict):
+        raise bad_request("the body must be a JSON object")
+    now = timezone.now()
+    # Milliseconds, as in the payload, so the columns and the JSON agree to the digit.
+    received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if message_type is None:
+        items, ctx = batch_request(payload, received_at, client_ip)
+    else:
+        items = [payload]
+        ctx = RequestContext(
+            received_at, client_ip, settings.INGEST_MAX_MESSAGE_BYTES, forced_type=message_type
+        )
+    accepted, rejected = normalize(items, ctx)
+    with transaction.atomic():
+        store_events(source.id, accepted, received_at)
+        if rejected:
+            count_rejections(source.id, rejected, received_at)
+    return IngestResult(len(accepted), rejected)
+
+
+def batch_request(
+    payload: dict[str, Any], received_at: datetime, client_ip: str | None
+) -> tuple[list[Any], RequestContext]:
+    items = payload.get("batch")
+    if not isinstance(items, list):
+        raise bad_request("'batch' must be an array of messages")
+    if len(items) > settings.INGEST_MAX_BATCH_EVENTS:
+        limit = settings.INGEST_MAX_BATCH_EVENTS
+        raise payload_too_large(f"the batch has {len(items):,} events; the limit is {limit:,}")
+    for key in ("context", "integrations"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise bad_request(f"the batch's '{key}' must be an object")
+    return items, RequestContext(
+        received_at,
+        client_ip,
+        settings.INGEST_MAX_MESSAGE_BYTES,
+        envelope_context=payload.get("context"),
+        envelope_integrations=payload.get("integrations"),
+        envelope_sent_at=payload.get("sentAt"),
+        measure_size=True,
+    )
+
+
+def store_events(source_id: int, accepted: list[Accepted], received_at: datetime) -> None:
+    """One multi-row INSERT; a messageId the source already sent is ignored (dedup)."""
+    unique: dict[str, Accepted] = {}
+    for item in accepted:
+        unique.setdefault(item.message_id, item)
+    rows = [
+        Event(
+            source_id=source_id,
+            message_id=item.message_id,
+            type=item.type,
+            name=item.name,
+            user_id=item.user_id,
+            anonymous_id=item.anonymous_id,
+            timestamp=item.timestamp,
+            received_at=received_at,
+            payload=item.message,
+        )
+        for item in unique.values()
+    ]
+    if rows:
+        Event.objects.bulk_create(rows, ignore_conflicts=True)
+        transaction.on_commit(kick_router)
+
+
+def count_rejections(source_id: int, rejected: list[Rejected], received_at: datetime) -> None:
+    hour = connection.ops.adapt_datetimefield_value(
+        received_at.replace(minute=0, second=0, microsecond=0)
+    )
+    totals: dict[str, list[Any]] = {}
+    for rejection in rejected:
+        totals.setdefault(rejection.code, [0, ""])
+        totals[rejection.code][0] += 1
+        totals[rejection.code][1] = rejection.example
+    table = Rejection._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(totals))
+    params = [
+        value
+        for code, (count, example) in totals.items()
+        for value in (source_id, hour, code, count, example)
+    ]
+    # An upsert that adds to the hour's count: Django's update_conflicts can only overwrite.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (source_id, hour, code, count, example) VALUES {values} "
+            f"ON CONFLICT (source_id, hour, code) DO UPDATE SET "
+            f"count = {table}.count + excluded.count, example = excluded.example",
+            params,
+        )
