@@ -21,7 +21,7 @@ run: venv
 # The suite runs on PostgreSQL when one answers at DATABASE_URL (or the local default),
 # on SQLite otherwise.
 test: venv
-	@export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
+	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
 	echo "make test: database $$DATABASE_URL"; \
 	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 $(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
 

@@ -76,7 +76,7 @@ def normalize_message(item: Any, ctx: RequestContext) -> Accepted:
     message = dict(item)
     message.pop("writeKey", None)
     message_type = ctx.forced_type or message.get("type")
-    if message_type not in MESSAGE_TYPES:
+    if not isinstance(message_type, str) or message_type not in MESSAGE_TYPES:
         raise Invalid("type_unknown")
     message["type"] = message_type
     user_id, anonymous_id = check_identity(message)

@@ -12,10 +12,11 @@ from django.utils import timezone
 from destinations.tasks import kick_router
 
 from .errors import IngestError, bad_request, payload_too_large
-from .models import Event, Rejection
+from .models import Rejection
 from .normalize import Accepted, RequestContext, normalize
 from .normalize import Rejection as Rejected
 from .selectors import SourceRef, source_for_write_key
+from .storage import insert_events
 
 log = logging.getLogger(__name__)
 
@@ -115,26 +116,12 @@ def batch_request(
 
 
 def store_events(source_id: int, accepted: list[Accepted], received_at: datetime) -> None:
-    """One multi-row INSERT; a messageId the source already sent is ignored (dedup)."""
+    """One INSERT for the request; a messageId the source already sent is ignored (dedup)."""
     unique: dict[str, Accepted] = {}
     for item in accepted:
         unique.setdefault(item.message_id, item)
-    rows = [
-        Event(
-            source_id=source_id,
-            message_id=item.message_id,
-            type=item.type,
-            name=item.name,
-            user_id=item.user_id,
-            anonymous_id=item.anonymous_id,
-            timestamp=item.timestamp,
-            received_at=received_at,
-            payload=item.message,
-        )
-        for item in unique.values()
-    ]
-    if rows:
-        Event.objects.bulk_create(rows, ignore_conflicts=True)
+    if unique:
+        insert_events(source_id, list(unique.values()), received_at)
         transaction.on_commit(kick_router)
 
 

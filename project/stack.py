@@ -37,7 +37,8 @@ def main() -> int:
     manage("bootstrap", "--base-url", f"http://{host}:{port}")
     bin_dir = Path(PYTHON).parent
     manager.add_process(
-        "web", command(bin_dir / "gunicorn", "project.wsgi", "--bind", f"{host}:{port}")
+        "web",
+        command(bin_dir / "gunicorn", "-c", BASE_DIR / "project/gunicorn.conf.py", "project.wsgi"),
     )
     manager.add_process(
         "worker", command(bin_dir / "celery", "-A", "project", "worker", "-l", "info")
