@@ -23,7 +23,7 @@ message_like = st.fixed_dictionaries(
     {},
     optional={
         "type": st.sampled_from(sorted(MESSAGE_TYPES)) | json_values,
-        "userId": st.text() | st.integers() | json_values,
+        "userId": st.text() | json_values,
         "anonymousId": st.text() | json_values,
         "event": st.text() | json_values,
         "groupId": st.text() | json_values,
