@@ -136,6 +136,15 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SOURCE_CACHE_SECONDS = env.float("SOURCE_CACHE_SECONDS", default=5.0)
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=7)
 
+# --- Destinations -----------------------------------------------------------------------
+# Fernet keys for destination secrets, newest first: the first encrypts, all decrypt (so a
+# key can be rotated in, then `manage.py rotate_secrets`, then the old one dropped).
+SECRETS_KEYS = env.list("SECRETS_KEYS", default=[])
+# Webhook and forwarder URLs may point at loopback/private networks only when this is on.
+ALLOW_PRIVATE_DESTINATIONS = env.bool("ALLOW_PRIVATE_DESTINATIONS", default=False)
+DESTINATION_CONNECT_TIMEOUT = env.float("DESTINATION_CONNECT_TIMEOUT", default=10.0)
+DESTINATION_READ_TIMEOUT = env.float("DESTINATION_READ_TIMEOUT", default=10.0)
+
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_URLS_REGEX = r"^/v1/.*$"
 CORS_ALLOW_HEADERS = (

@@ -11,10 +11,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
+from cryptography.fernet import Fernet
 from honcho.manager import Manager
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -66,16 +68,25 @@ def set_embedded_defaults() -> None:
     os.environ.setdefault("HOST", "127.0.0.1")
     os.environ.setdefault("PORT", "8000")
     os.environ.setdefault("WEB_CONCURRENCY", "2")
-    os.environ.setdefault("SECRET_KEY", persistent_secret("secret_key"))
+    os.environ.setdefault("SECRET_KEY", persistent_secret("secret_key", token_urlsafe))
+    os.environ.setdefault("SECRETS_KEYS", persistent_secret("secrets_key", fernet_key))
 
 
-def persistent_secret(name: str) -> str:
-    """A random value kept under var/ so sessions survive restarts of `make run`."""
+def persistent_secret(name: str, make: Callable[[], str]) -> str:
+    """A random key kept under var/, so sessions and secrets survive restarts of `make run`."""
     path = VAR_DIR / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def token_urlsafe() -> str:
+    return secrets.token_urlsafe(50)
+
+
+def fernet_key() -> str:
+    return Fernet.generate_key().decode()
 
 
 def manage(*args: str) -> None:

@@ -3,6 +3,7 @@ import os
 import httpx
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.servers.basehttp import WSGIRequestHandler
 
@@ -21,6 +22,7 @@ def pytest_configure(config) -> None:
     settings.REDIS_URL = settings.CELERY_BROKER_URL = url
     celery_app.conf.broker_url = url
     redis.Redis.from_url(url).flushdb()
+    settings.SECRETS_KEYS = [Fernet.generate_key().decode()]
 
 
 @pytest.fixture

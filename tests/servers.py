@@ -31,6 +31,7 @@ def process_env(**overrides: str) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "SECRET_KEY": "test-secret-key",
+        "SECRETS_KEYS": ",".join(settings.SECRETS_KEYS),
         "DEBUG": "false",
         "SOURCE_CACHE_SECONDS": "0",
         **overrides,

@@ -1,0 +1,66 @@
+"""Configuration as code (SPEC §8): sources, destinations and mappings as one JSON document.
+
+`export_configuration()` builds the document and `render_configuration()` writes it: two-space
+indent, keys in the order below, settings and fields sorted, items sorted by name, a trailing
+newline. `import_configuration()` applies one, in one transaction::
+
+    {
+      "version": 1,
+      "sources": [
+        {"name": "Web", "enabled": true, "write_key": {"env": "SWITCHYARD_SOURCE_WEB_WRITE_KEY"}}
+      ],
+      "destinations": [
+        {
+          "name": "Metronome billing", "kind": "metronome", "enabled": true,
+          "sources": ["Web"],
+          "settings": {"base_url": "https://api.metronome.com"},
+          "secrets": {"api_token": {"env": "SWITCHYARD_METRONOME_BILLING_API_TOKEN"}},
+          "mappings": [
+            {"name": "Send track events", "action": "send_event", "trigger": "type = \\"track\\"",
+             "enabled": true, "batch_size": null, "flush_interval": 1.0, "fields": {...}}
+          ]
+        }
+      ]
+    }
+
+Required keys: a source's `name`; a destination's `name` and `kind`; a mapping's `name`,
+`action`, `trigger` and `fields`. Other keys may be left out: enabled is true, batch_size
+null, flush_interval 1.0, and sources, settings and mappings empty. Unknown keys are errors.
+
+Secrets are never written in clear: the export names, for every secret setting of the kind,
+the variable `SWITCHYARD_<DESTINATION NAME>_<SETTING KEY>`: upper case, each run of other
+characters than A-Z and 0-9 turned into `_`, accents dropped (a name left with nothing becomes
+`X` and 8 hex digits of its SHA-256). Two secrets deriving the same variable stop the export:
+rename one. Import reads the variables the file names, whatever they are: a set one gives the
+value; an unset (or empty) one, or a secret the file leaves out, keeps the stored value, and
+is an error when a required secret would stay empty (a new destination, typically). Export
+never decrypts anything.
+
+Write keys are credentials too (anyone holding one can send events, usage that gets billed
+for instance), so by default they are `{"env": "SWITCHYARD_SOURCE_<SOURCE NAME>_WRITE_KEY"}`;
+with `include_write_keys` they are written in clear, to move an installation as it is. On
+import a write key from the file or a set variable replaces the stored one (the old key stops
+working); an unset variable keeps it, and gives a new source a random key (and a note).
+
+Import upserts sources and destinations by name and mappings by (destination, name); a
+destination's source links become the file's. It never adds preset mappings, never deletes
+sources or destinations (their events and deliveries would go with them), and deletes the
+mappings of a listed destination that the file does not list (with their deliveries) only
+with `prune`. A destination cannot change kind. An item equal to its row is not written at
+all (secrets are compared decrypted), so importing twice writes nothing. The first problem
+stops the import and rolls it back, naming its place: `destinations[0].mappings[1].trigger`.
+"""
+
+from .document import ConfigurationError, env_name
+from .exporting import export_configuration, render_configuration
+from .importing import ImportSummary, import_configuration, parse_configuration
+
+__all__ = [
+    "ConfigurationError",
+    "ImportSummary",
+    "env_name",
+    "export_configuration",
+    "import_configuration",
+    "parse_configuration",
+    "render_configuration",
+]

@@ -1,0 +1,188 @@
+"""What a destination kind declares (SPEC §5.1): settings, actions, presets, a connection test.
+
+A kind module builds one `Kind` from these pieces; `destinations.integrations.REGISTRY`
+lists the kinds. Builders are plain functions from a `Config` and rendered payloads to
+`Request`s: they never do I/O, which is what lets the admin show a dry run byte for byte.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+import orjson
+
+from destinations.encryption import MASK, Secrets
+
+SettingType = Literal["string", "password", "number", "boolean", "choice"]
+FieldType = Literal[
+    "string", "number", "integer", "boolean", "object", "array", "datetime", "url", "any"
+]
+DatetimeFormat = Literal["iso", "epoch_ms", "epoch_s"]
+NO_DEFAULT: Any = object()
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    label: str
+    type: SettingType = "string"
+    required: bool = False
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    advanced: bool = False
+
+    @property
+    def secret(self) -> bool:
+        return self.type == "password"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of an action's payload; `default` is the mapping a new mapping starts with."""
+
+    key: str
+    label: str
+    type: FieldType = "any"
+    required: bool = False
+    default: Any = NO_DEFAULT
+    description: str = ""
+    datetime_format: DatetimeFormat = "iso"
+    choices: tuple[Any, ...] = ()
+
+
+class Config(Mapping[str, Any]):
+    """A destination's settings and secrets, as builders read them; repr hides secrets."""
+
+    def __init__(self, settings: Mapping[str, Any], secrets: Secrets, base_url: str) -> None:
+        self._values = {**settings, **secrets}
+        self._secret_names = frozenset(secrets)
+        self.base_url = base_url.rstrip("/")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def secret_values(self) -> list[str]:
+        return [str(self._values[name]) for name in self._secret_names if self._values[name]]
+
+    def __repr__(self) -> str:
+        shown = {k: MASK if k in self._secret_names else v for k, v in self._values.items()}
+        return f"Config({shown}, base_url={self.base_url!r})"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request to a destination, carrying the payloads at `items` of a batch."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    items: tuple[int, ...]
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    outcome: Outcome
+    code: str = ""
+    message: str = ""
+    retry_after: float | None = None
+
+
+Builder = Callable[[Config, list[dict[str, Any]]], list[Request]]
+# Reads a 2xx answer that reports items one by one; returns one result per item.
+ResponseReader = Callable[[int, bytes, int], list[ItemResult] | None]
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+    title: str
+    fields: tuple[Field, ...]
+    build: Builder
+    description: str = ""
+    batching: bool = False
+    max_batch_size: int = 1
+    default_batch_size: int = 1
+    max_batch_bytes: int | None = None
+    # Offered when a mapping is created from the action rather than from a preset.
+    default_trigger: str = ""
+    read_response: ResponseReader | None = None
+
+    def default_fields(self) -> dict[str, Any]:
+        return {f.key: f.default for f in self.fields if f.default is not NO_DEFAULT}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    action: str
+    trigger: str
+    fields: dict[str, Any] | None = None  # None: the action's default fields
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    request: Callable[[Config], Request]
+    # Statuses that prove the credentials work (Metronome answers 400 to a valid token).
+    ok_statuses: frozenset[int] = frozenset(range(200, 300))
+
+
+@dataclass(frozen=True)
+class Kind:
+    key: str
+    name: str
+    description: str
+    docs_url: str
+    default_base_url: str
+    settings: tuple[Setting, ...]
+    actions: tuple[Action, ...]
+    presets: tuple[Preset, ...] = ()
+    connection_test: ConnectionTest | None = None
+    all_settings: tuple[Setting, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        base_url = Setting(
+            "base_url",
+            "Base URL",
+            default=self.default_base_url,
+            help="Where requests go; change it for a proxy, a regional endpoint or a test server.",
+            advanced=True,
+        )
+        object.__setattr__(self, "all_settings", (*self.settings, base_url))
+
+    def action(self, key: str) -> Action:
+        for action in self.actions:
+            if action.key == key:
+                return action
+        raise KeyError(f"{self.name} has no action '{key}'")
+
+
+def json_request(
+    method: str,
+    url: str,
+    body: Any,
+    items: range | tuple[int, ...],
+    headers: dict[str, str] | None = None,
+) -> Request:
+    return Request(
+        method,
+        url,
+        {"Content-Type": "application/json", **(headers or {})},
+        orjson.dumps(body),
+        tuple(items),
+    )

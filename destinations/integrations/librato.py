@@ -1,0 +1,133 @@
+"""Librato gauges, with the source-based metrics API: https://www.librato.com/docs/api/"""
+
+import base64
+import re
+from typing import Any
+
+from .base import (
+    Action,
+    Config,
+    ConnectionTest,
+    Field,
+    Kind,
+    Preset,
+    Request,
+    Setting,
+    json_request,
+)
+
+NOT_ALLOWED_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+MAX_NAME_LENGTH = 255
+# A gauge counts the event itself when the event carries no value of its own.
+DEFAULT_VALUE = 1
+
+
+def metrics_url(config: Config) -> str:
+    return f"{config.base_url}/v1/metrics"
+
+
+def auth(config: Config) -> dict[str, str]:
+    credentials = base64.b64encode(f"{config['email']}:{config['token']}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def metric_name(name: str) -> str:
+    return NOT_ALLOWED_IN_NAME.sub("-", name)[:MAX_NAME_LENGTH]
+
+
+def gauge(payload: dict[str, Any]) -> dict[str, Any]:
+    name = metric_name(payload["name"])
+    return {
+        "name": name,
+        "value": payload.get("value", DEFAULT_VALUE),
+        "measure_time": payload["measure_time"],
+        "source": payload.get("source") or name,
+    }
+
+
+def build_gauges(config: Config, payloads: list[dict[str, Any]]) -> list[Request]:
+    body = {"gauges": [gauge(payload) for payload in payloads]}
+    return [json_request("POST", metrics_url(config), body, range(len(payloads)), auth(config))]
+
+
+def test_request(config: Config) -> Request:
+    # Reading metrics is allowed to record-only tokens too, so this proves only the credentials.
+    return Request("GET", f"{metrics_url(config)}?length=1", auth(config), b"", ())
+
+
+def path(text: str) -> dict[str, str]:
+    return {"@path": text}
+
+
+def first_present(*paths: str) -> dict[str, Any]:
+    """The value at the first of the paths that exists and is not null."""
+    head, *rest = paths
+    if not rest:
+        return path(head)
+    return {"@if": {"exists": path(head), "then": path(head), "else": first_present(*rest)}}
+
+
+SEND_GAUGE = Action(
+    key="send_gauge",
+    title="Send gauge",
+    description="Record a gauge measurement in Librato.",
+    fields=(
+        Field("name", "Metric name", "string", True, path("$.event")),
+        Field("value", "Value", "number", False, path("$.properties.value"), "1 when missing."),
+        Field(
+            "measure_time",
+            "Measure time",
+            "datetime",
+            True,
+            path("$.timestamp"),
+            datetime_format="epoch_s",
+        ),
+        Field(
+            "source",
+            "Source",
+            "string",
+            False,
+            first_present(
+                "$.integrations.Librato.source", "$.context.Librato.source", "$.context.source"
+            ),
+            "The metric name when missing or empty.",
+        ),
+    ),
+    build=build_gauges,
+    batching=True,
+    # Librato's limit on measurements per request.
+    max_batch_size=300,
+    default_batch_size=300,
+    default_trigger='type = "track"',
+)
+
+PAGE_VIEW_NAME = {
+    "@if": {
+        "exists": path("$.name"),
+        "then": {"@template": "Viewed {{name}} Page"},
+        "else": "Loaded a Page",
+    }
+}
+
+KIND = Kind(
+    key="librato",
+    name="Librato",
+    description="Events as Librato gauge measurements.",
+    docs_url="https://www.librato.com/docs/api/",
+    default_base_url="https://metrics-api.librato.com",
+    settings=(
+        Setting("email", "Email", required=True, help="The email address of the Librato account"),
+        Setting("token", "API token", "password", required=True, help="A Librato API token"),
+    ),
+    actions=(SEND_GAUGE,),
+    presets=(
+        Preset("Track events", "send_gauge", 'type = "track"'),
+        Preset(
+            "Page views",
+            "send_gauge",
+            'type = "page"',
+            {**SEND_GAUGE.default_fields(), "name": PAGE_VIEW_NAME},
+        ),
+    ),
+    connection_test=ConnectionTest(test_request),
+)

@@ -1,0 +1,176 @@
+"""Segment-compatible forwarder: messages to a Tracking API's /batch endpoint (SPEC §5.2).
+
+The receiver may be Segment itself, RudderStack's data plane or another Switchyard: all take
+`POST <endpoint>/batch` with HTTP Basic `write_key:` and `{"batch": [...], "sentAt"}`.
+https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#batch
+"""
+
+from base64 import b64encode
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from .base import (
+    Action,
+    Builder,
+    Config,
+    Field,
+    ItemResult,
+    Kind,
+    Outcome,
+    Preset,
+    Request,
+    Setting,
+    json_request,
+)
+
+DEFAULT_ENDPOINT = "https://api.segment.io/v1"
+# Segment refuses batch requests over 500 KB (HTTP Tracking API, "Max request size"); the
+# margin leaves room for the envelope and the "type" the builder adds to every message.
+MAX_BATCH_BYTES = 450_000
+
+
+def path(key: str) -> dict[str, str]:
+    return {"@path": f"$.{key}"}
+
+
+def common_fields(user_id_required: bool = False) -> tuple[Field, ...]:
+    """What every message carries; messageId goes as it came, so the receiver's dedup makes
+    a batch sent twice (at-least-once delivery) harmless."""
+    return (
+        Field("userId", "User ID", "string", user_id_required, path("userId")),
+        Field("anonymousId", "Anonymous ID", "string", default=path("anonymousId")),
+        Field("messageId", "Message ID", "string", True, path("messageId")),
+        Field("timestamp", "Timestamp", "datetime", default=path("timestamp")),
+        Field("context", "Context", "object", default=path("context")),
+        # Not forwarded by default: the integrations object that routed an event here would
+        # also switch off the receiver's own destinations. Map it to steer them on purpose.
+        Field("integrations", "Integrations", "object"),
+    )
+
+
+def batch_url(config: Config) -> str:
+    # The advanced base URL, when someone set it, wins over the endpoint setting.
+    endpoint = config.base_url if config.get("base_url") else config.get("endpoint")
+    return f"{(endpoint or DEFAULT_ENDPOINT).rstrip('/')}/batch"
+
+
+def auth(config: Config) -> dict[str, str]:
+    credentials = b64encode(f"{config['write_key']}:".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def batch_builder(message_type: str) -> Builder:
+    def build(config: Config, payloads: list[dict[str, Any]]) -> list[Request]:
+        messages = [{"type": message_type, **payload} for payload in payloads]
+        # sentAt is the moment of sending (each retry anew): the receiver corrects clock skew
+        # with it (timestamp = receivedAt - (sentAt - originalTimestamp)).
+        body = {"batch": messages, "sentAt": now_iso()}
+        return [json_request("POST", batch_url(config), body, range(len(payloads)), auth(config))]
+
+    return build
+
+
+def read_rejections(status: int, body: bytes, item_count: int) -> list[ItemResult] | None:
+    """Per-item results from `{"success": true, "rejected": [{"index", "code"}]}`, the answer
+    of a Switchyard (SPEC §2.5); None for any other answer, which then counts as a whole."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(answer, dict) or answer.get("success") is not True:
+        return None
+    rejected = answer.get("rejected")
+    if not isinstance(rejected, list):
+        return None
+    results = [ItemResult(Outcome.DELIVERED)] * item_count
+    for rejection in rejected:
+        index = rejection.get("index") if isinstance(rejection, dict) else None
+        if type(index) is int and 0 <= index < item_count:
+            code = str(rejection.get("code") or "REJECTED")
+            message = f"the receiving API dropped this message ({code})"
+            results[index] = ItemResult(Outcome.FAILED, code, message)
+    return results
+
+
+def send_action(
+    message_type: str, fields: tuple[Field, ...], user_id_required: bool = False
+) -> Action:
+    return Action(
+        key=f"send_{message_type}",
+        title=f"Send {message_type}",
+        description=f"Forward {message_type} messages to a Segment-compatible Tracking API.",
+        fields=common_fields(user_id_required) + fields,
+        build=batch_builder(message_type),
+        batching=True,
+        max_batch_size=500,
+        default_batch_size=100,
+        max_batch_bytes=MAX_BATCH_BYTES,
+        default_trigger=f'type = "{message_type}"',
+        read_response=read_rejections,
+    )
+
+
+def properties() -> Field:
+    return Field("properties", "Properties", "object", default=path("properties"))
+
+
+def traits() -> Field:
+    return Field("traits", "Traits", "object", default=path("traits"))
+
+
+def screen_or_page() -> tuple[Field, ...]:
+    return (
+        Field("name", "Name", "string", default=path("name")),
+        Field("category", "Category", "string", default=path("category")),
+        properties(),
+    )
+
+
+ACTIONS = (
+    send_action("track", (Field("event", "Event", "string", True, path("event")), properties())),
+    send_action("identify", (traits(),)),
+    send_action("page", screen_or_page()),
+    send_action("screen", screen_or_page()),
+    send_action("group", (Field("groupId", "Group ID", "string", True, path("groupId")), traits())),
+    # No preset (SPEC lists five), but a forwarder that cannot pass on aliases would break
+    # identity merging downstream; add it from the action when the receiver needs them.
+    send_action(
+        "alias",
+        (Field("previousId", "Previous ID", "string", True, path("previousId")),),
+        user_id_required=True,
+    ),
+)
+
+KIND = Kind(
+    key="segment",
+    name="Segment-compatible API",
+    description="Forward messages to Segment, RudderStack or another Switchyard.",
+    docs_url="https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/",
+    # Empty, so the admin form never stores a base URL nobody typed: one that is set wins
+    # over the endpoint setting.
+    default_base_url="",
+    settings=(
+        Setting(
+            "write_key", "Write key", "password", required=True, help="The source's write key."
+        ),
+        Setting(
+            "endpoint",
+            "Endpoint",
+            default=DEFAULT_ENDPOINT,
+            help="The Tracking API root, ending in /v1: Segment EU is "
+            "https://events.eu1.segmentapis.com/v1, RudderStack <data plane URL>/v1, "
+            "Switchyard https://<host>/v1.",
+        ),
+    ),
+    actions=ACTIONS,
+    presets=tuple(
+        Preset(f"Forward {name} messages", f"send_{name}", f'type = "{name}"')
+        for name in ("track", "identify", "page", "screen", "group")
+    ),
+)
