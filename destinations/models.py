@@ -229,6 +229,8 @@ class Delivery(models.Model):
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # A replay is sent again on purpose: from the admin or a replay service (SPEC §5.5).
+    replay = models.BooleanField(default=False)
     replay_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
     )
@@ -239,7 +241,7 @@ class Delivery(models.Model):
             # Routing twice never makes a second delivery; replays are new rows on purpose.
             models.UniqueConstraint(
                 fields=["event", "mapping"],
-                condition=models.Q(replay_of__isnull=True),
+                condition=models.Q(replay=False),
                 name="delivery_unique_route",
             ),
         ]
@@ -260,10 +262,6 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mapping_id}:{self.event_id} {self.status}"
-
-    @property
-    def replay(self) -> bool:
-        return self.replay_of_id is not None
 
 
 class DeliveryAttempt(models.Model):

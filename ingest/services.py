@@ -1,15 +1,17 @@
 import base64
 import binascii
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from destinations.tasks import kick_router
+from destinations.doorbell import ring_router
+from project.tallies import add_counts, hour_of
 
 from .errors import IngestError, bad_request, payload_too_large
 from .models import Rejection
@@ -122,30 +124,11 @@ def store_events(source_id: int, accepted: list[Accepted], received_at: datetime
         unique.setdefault(item.message_id, item)
     if unique:
         insert_events(source_id, list(unique.values()), received_at)
-        transaction.on_commit(kick_router)
+        transaction.on_commit(ring_router)
 
 
 def count_rejections(source_id: int, rejected: list[Rejected], received_at: datetime) -> None:
-    hour = connection.ops.adapt_datetimefield_value(
-        received_at.replace(minute=0, second=0, microsecond=0)
-    )
-    totals: dict[str, list[Any]] = {}
-    for rejection in rejected:
-        totals.setdefault(rejection.code, [0, ""])
-        totals[rejection.code][0] += 1
-        totals[rejection.code][1] = rejection.example
-    table = Rejection._meta.db_table
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(totals))
-    params = [
-        value
-        for code, (count, example) in totals.items()
-        for value in (source_id, hour, code, count, example)
-    ]
-    # An upsert that adds to the hour's count: Django's update_conflicts can only overwrite.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (source_id, hour, code, count, example) VALUES {values} "
-            f"ON CONFLICT (source_id, hour, code) DO UPDATE SET "
-            f"count = {table}.count + excluded.count, example = excluded.example",
-            params,
-        )
+    hour = hour_of(received_at)
+    counts: Counter[tuple] = Counter((source_id, hour, item.code) for item in rejected)
+    latest = {(source_id, hour, item.code): {"example": item.example} for item in rejected}
+    add_counts(Rejection, counts, ("source_id", "hour", "code"), latest)

@@ -110,6 +110,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Well below the broker's visibility timeout, so a task is never handed out twice while alive.
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "destinations.sweep", "schedule": 1.0, "options": {"expires": 5}},
+    "purge": {"task": "destinations.purge", "schedule": 3600.0, "options": {"expires": 600}},
+}
 # A kick is only a doorbell (the database is the queue of record), so publishing must fail
 # fast instead of holding an ingest request while Redis is away.
 CELERY_TASK_PUBLISH_RETRY = False
@@ -144,6 +152,12 @@ SECRETS_KEYS = env.list("SECRETS_KEYS", default=[])
 ALLOW_PRIVATE_DESTINATIONS = env.bool("ALLOW_PRIVATE_DESTINATIONS", default=False)
 DESTINATION_CONNECT_TIMEOUT = env.float("DESTINATION_CONNECT_TIMEOUT", default=10.0)
 DESTINATION_READ_TIMEOUT = env.float("DESTINATION_READ_TIMEOUT", default=10.0)
+# How long a claimed batch is held for its worker; past it, the batch goes out again. It must
+# outlast a request (both timeouts) by a margin, or a slow answer would be sent twice.
+DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
+# Attempts carried by one dispatcher run before it hands the mapping back to the queue.
+DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
+ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)
 
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_URLS_REGEX = r"^/v1/.*$"

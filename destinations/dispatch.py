@@ -1,0 +1,161 @@
+"""The dispatcher: claim a mapping's batch, send it, record what became of every item.
+
+Outcomes follow SPEC §5.4-5.5: delivered; failed for good (the dead letter, kept with its
+attempts); or retrying after an exponential backoff with full jitter, or after the
+destination's Retry-After, until the retry window has passed and at least 3 attempts were
+made. Every HTTP request is logged as a DeliveryAttempt linked to the deliveries it carried.
+"""
+
+import random
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from . import doorbell
+from .attempts import attempt_record
+from .claims import Batch, claim_batch
+from .integrations.base import ItemResult, Outcome, Request
+from .models import Delivery, DeliveryAttempt, Destination, DestinationState
+from .transport import Exchange, Sent, send_batch
+
+MIN_ATTEMPTS_BEFORE_GIVING_UP = 3
+
+
+def dispatch_mapping(mapping_id: int) -> None:
+    """Send the mapping's ready batches for a while, then hand it back to the queue."""
+    deadline = time.monotonic() + settings.DISPATCH_RUN_SECONDS
+    while (batch := claim_batch(mapping_id)) is not None:
+        deliver(batch)
+        if time.monotonic() > deadline:
+            doorbell.ring_dispatchers([mapping_id])
+            return
+
+
+def deliver(batch: Batch) -> None:
+    payloads = [delivery.payload for delivery in batch.deliveries]
+    try:
+        sent = send_batch(batch.action, batch.config, payloads)
+    except Exception as error:  # a builder bug: an exception is never a success
+        sent = [unsent(len(payloads), error)]
+    record(batch, sent)
+
+
+def unsent(count: int, error: Exception) -> Sent:
+    request = Request("", "", {}, b"", tuple(range(count)))
+    exchange = Exchange(
+        request, timezone.now(), 0, error_code="UNKNOWN_ERROR", error_message=repr(error)
+    )
+    result = ItemResult(Outcome.RETRY, "UNKNOWN_ERROR", repr(error))
+    return Sent(request, exchange, [result] * count)
+
+
+def record(batch: Batch, sent: list[Sent]) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        updates: dict[int, dict[str, Any]] = {}
+        for item in sent:
+            log_attempt(batch, item)
+            for index, result in zip(item.request.items, item.results, strict=True):
+                delivery = batch.deliveries[index]
+                updates[delivery.pk] = outcome_values(
+                    batch.destination, delivery, item, result, now
+                )
+        first_started = min(item.exchange.started_at for item in sent)
+        apply_updates(batch, updates, first_started)
+        update_state(batch, [result for item in sent for result in item.results], now)
+
+
+def log_attempt(batch: Batch, item: Sent) -> None:
+    attempt = DeliveryAttempt.objects.create(
+        destination=batch.destination,
+        mapping=batch.mapping,
+        **attempt_record(item, batch.config.secret_values),
+    )
+    links = DeliveryAttempt.deliveries.through
+    links.objects.bulk_create(
+        [links(deliveryattempt=attempt, delivery=batch.deliveries[i]) for i in item.request.items]
+    )
+
+
+def outcome_values(
+    destination: Destination, delivery: Delivery, item: Sent, result: ItemResult, now: datetime
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "last_status_code": item.exchange.status,
+        "error_code": result.code,
+        "error_message": result.message,
+    }
+    if result.outcome is Outcome.DELIVERED:
+        return values | {"status": Delivery.Status.DELIVERED, "delivered_at": now}
+    first_attempt = delivery.first_attempt_at or item.exchange.started_at
+    attempts = delivery.attempts + 1
+    window = timedelta(seconds=destination.retry_window_seconds)
+    given_up = now - first_attempt >= window and attempts >= MIN_ATTEMPTS_BEFORE_GIVING_UP
+    if result.outcome is Outcome.FAILED or given_up:
+        return values | {"status": Delivery.Status.FAILED}
+    delay = retry_delay(destination, attempts, result.retry_after)
+    return values | {"status": Delivery.Status.RETRYING, "next_attempt_at": now + delay}
+
+
+def retry_delay(destination: Destination, attempts: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff with full jitter, unless the destination said when to come back."""
+    if retry_after is not None:
+        return timedelta(seconds=retry_after)
+    ceiling = min(
+        destination.retry_cap_seconds, destination.retry_base_seconds * 2 ** (attempts - 1)
+    )
+    return timedelta(seconds=random.uniform(0, ceiling))
+
+
+def apply_updates(batch: Batch, updates: dict[int, dict[str, Any]], started: datetime) -> None:
+    """One UPDATE per kind of outcome; only rows still held by this claim are touched (a row
+    whose lease lapsed belongs to whoever reclaimed it)."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for pk, values in updates.items():
+        shared = tuple(sorted((k, v) for k, v in values.items() if k != "next_attempt_at"))
+        groups[shared].append(pk)
+    for shared, pks in groups.items():
+        values = dict(shared)
+        if values["status"] == Delivery.Status.RETRYING:
+            values["next_attempt_at"] = Case(
+                *[When(pk=pk, then=Value(updates[pk]["next_attempt_at"])) for pk in pks]
+            )
+        Delivery.objects.filter(pk__in=pks, claim=batch.claim).update(
+            **values,
+            attempts=F("attempts") + 1,
+            first_attempt_at=Coalesce(F("first_attempt_at"), Value(started)),
+            last_attempt_at=started,
+            claim=None,
+            lease_expires_at=None,
+        )
+
+
+def update_state(batch: Batch, results: list[ItemResult], now: datetime) -> None:
+    """The circuit breaker and the "failing since" banner (SPEC §5.6, §6)."""
+    state = DestinationState.objects.select_for_update().get(destination=batch.destination)
+    state.probing = False
+    if any(result.outcome is Outcome.DELIVERED for result in results):
+        state.consecutive_failures = 0
+        state.paused_until = None
+        state.failing_since = None
+    failures = [result for result in results if result.outcome is not Outcome.DELIVERED]
+    if failures:
+        state.last_error_code = failures[0].code
+        state.last_error_message = failures[0].message
+        state.last_error_at = now
+    # A refused payload is the event's problem; these are the destination's.
+    if any(r.outcome is Outcome.RETRY or r.code == "INVALID_AUTHENTICATION" for r in failures):
+        state.failing_since = state.failing_since or now
+    if failures and all(result.outcome is Outcome.RETRY for result in results):
+        state.consecutive_failures += 1
+        cooldown = timedelta(seconds=batch.destination.breaker_cooldown_seconds)
+        if batch.probe or state.consecutive_failures >= batch.destination.breaker_threshold:
+            state.paused_until = now + cooldown
+    state.save()

@@ -1,0 +1,82 @@
+"""Ringing the router and the dispatchers: Celery messages that say "there is work".
+
+The database is the queue of record (SPEC §1); a ring only saves waiting for the sweeper, so
+it is best effort. A flag in Redis makes many rings one message: whoever rings sets the flag
+and sends only if it was not set; the task clears it as it starts, so work committed after
+that start rings again. A lost message or a flushed Redis costs at most a sweep (1 s).
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+import redis
+from celery import current_app
+from django.conf import settings
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+ROUTER_FLAG = "switchyard:ring:router"
+# Long enough to cover a queue backlog, short enough that a lost message is soon rung again.
+FLAG_SECONDS = 10
+# After a failed ring, stop ringing for a while: each attempt against a broker that is away
+# costs the caller a connection timeout, and the sweeper finds the work anyway.
+PAUSE_SECONDS = 5.0
+_paused_until = 0.0
+_redis: redis.Redis | None = None
+
+
+def dispatch_flag(mapping_id: int) -> str:
+    return f"switchyard:ring:dispatch:{mapping_id}"
+
+
+def later_flag(mapping_id: int) -> str:
+    return f"switchyard:ring:later:{mapping_id}"
+
+
+def ring_router() -> None:
+    _ring(ROUTER_FLAG, "destinations.route", [])
+
+
+def ring_dispatchers(mapping_ids: Iterable[int]) -> None:
+    for mapping_id in set(mapping_ids):
+        _ring(dispatch_flag(mapping_id), "destinations.dispatch", [mapping_id])
+
+
+def ring_dispatcher_at(mapping_id: int, moment: datetime) -> None:
+    """Ring once `moment` comes (a batch's flush time, a rate limit slot); one such ring
+    waits per mapping at a time."""
+    delay = max(0.0, (moment - timezone.now()).total_seconds())
+    _ring(later_flag(mapping_id), "destinations.dispatch", [mapping_id], delay)
+
+
+def answered(flag: str) -> None:
+    """Called by a task as it starts, so that work committed from now on rings again."""
+    try:
+        _client().delete(flag)
+    except redis.RedisError:
+        log.warning("could not clear %s", flag, exc_info=True)
+
+
+def _ring(flag: str, task: str, args: list, delay: float = 0.0) -> None:
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return
+    try:
+        ttl = max(1, int(delay) + FLAG_SECONDS) if delay else FLAG_SECONDS
+        if _client().set(flag, 1, nx=True, ex=ttl):
+            current_app.send_task(task, args, countdown=delay or None)
+    except Exception:
+        _paused_until = time.monotonic() + PAUSE_SECONDS
+        log.warning("could not ring %s; the sweeper will find the work", task, exc_info=True)
+
+
+def _client() -> redis.Redis:
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+        )
+    return _redis

@@ -1,0 +1,140 @@
+"""The router: unrouted events become deliveries, one per mapping that wants them (SPEC §1).
+
+Events are claimed in id order with SKIP LOCKED, so routers running side by side split the
+work; each chunk's deliveries are inserted and its events marked routed in one transaction,
+and the unique (event, mapping) key makes routing an event twice harmless.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.db import transaction
+from django.utils import timezone
+
+from ingest.models import Event
+from project.tallies import add_counts, hour_of
+
+from . import doorbell, triggers
+from .integrations.base import Action
+from .models import Delivery, FilteredCount, Mapping
+from .payloads import PayloadInvalid, prepare
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Route:
+    """What routing needs of one enabled mapping, read once per router run."""
+
+    mapping_id: int
+    destination_id: int
+    destination_name: str
+    kind_name: str
+    trigger: triggers.Trigger
+    fields: dict[str, Any]
+    action: Action
+
+    @classmethod
+    def of(cls, mapping: Mapping) -> "Route":
+        destination = mapping.destination
+        return cls(
+            mapping.pk,
+            destination.pk,
+            destination.name,
+            destination.kind_spec.name,
+            triggers.parse(mapping.trigger),
+            mapping.fields,
+            mapping.action_spec,
+        )
+
+
+def route_new_events() -> int:
+    """Route unrouted events until none are left; returns how many were routed."""
+    routes = routes_by_source()
+    routed = 0
+    while True:
+        with transaction.atomic():
+            events = claim_unrouted_events()
+            if not events:
+                return routed
+            mapping_ids = route_events(events, routes, timezone.now())
+            transaction.on_commit(lambda ids=mapping_ids: doorbell.ring_dispatchers(ids))
+        routed += len(events)
+
+
+def routes_by_source() -> dict[int, list[Route]]:
+    mappings = (
+        Mapping.objects.filter(enabled=True, destination__enabled=True)
+        .select_related("destination")
+        .prefetch_related("destination__sources")
+    )
+    routes: dict[int, list[Route]] = {}
+    for mapping in mappings:
+        route = Route.of(mapping)
+        for source in mapping.destination.sources.all():
+            routes.setdefault(source.pk, []).append(route)
+    return routes
+
+
+def claim_unrouted_events() -> list[Event]:
+    pending = Event.objects.filter(routed_at__isnull=True).order_by("id")
+    claimed = pending.select_for_update(skip_locked=True)[:CHUNK]
+    return list(claimed.only("id", "source_id", "payload"))
+
+
+def route_events(events: list[Event], routes: dict[int, list[Route]], now: datetime) -> set[int]:
+    """Create the deliveries of these events and mark them routed; returns the mapping ids
+    that received deliveries."""
+    deliveries: list[Delivery] = []
+    filtered: Counter[tuple[int, datetime, str]] = Counter()
+    hour = hour_of(now)
+    for event in events:
+        integrations = event.payload.get("integrations")
+        for route in routes.get(event.source_id, ()):
+            if not integrations_allow(integrations, route):
+                filtered[(route.mapping_id, hour, "integrations")] += 1
+            elif not route.trigger.matches(event.payload):
+                filtered[(route.mapping_id, hour, "trigger")] += 1
+            else:
+                deliveries.append(new_delivery(event, route, now))
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    add_counts(FilteredCount, filtered, ("mapping_id", "hour", "reason"))
+    Event.objects.filter(pk__in=[event.pk for event in events]).update(routed_at=now)
+    return {d.mapping_id for d in deliveries if d.status == Delivery.Status.PENDING}
+
+
+def integrations_allow(integrations: Any, route: Route) -> bool:
+    """Segment's integrations object: by destination name, then kind name, then "All"; only an
+    explicit false turns a destination off (an object of options keeps it on)."""
+    if not isinstance(integrations, dict):
+        return True
+    for name in (route.destination_name, route.kind_name):
+        if name in integrations:
+            return integrations[name] is not False
+    return integrations.get("All", True) is not False
+
+
+def new_delivery(
+    event: Event, route: Route, now: datetime, replay_of: Delivery | None = None, replay=False
+) -> Delivery:
+    """A pending delivery with its mapped payload, or a failed one saying why there is none."""
+    delivery = Delivery(
+        event_id=event.pk,
+        mapping_id=route.mapping_id,
+        destination_id=route.destination_id,
+        created_at=now,
+        next_attempt_at=now,
+        replay=replay or replay_of is not None,
+        replay_of=replay_of,
+    )
+    try:
+        delivery.payload = prepare(route.action, route.fields, event.payload)
+    except PayloadInvalid as problem:
+        delivery.status = Delivery.Status.FAILED
+        delivery.error_code, delivery.error_message = problem.code, problem.message
+        return delivery
+    delivery.payload_bytes = len(orjson.dumps(delivery.payload))
+    return delivery

@@ -1,0 +1,57 @@
+"""The beat's rounds (SPEC §1): every second, ring for all due work and take back the
+batches of dead workers; every hour, purge what is past retention."""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from ingest.models import Event
+
+from . import doorbell
+from .claims import DUE, reclaim_expired_leases
+from .models import Delivery, DeliveryAttempt, Mapping
+
+PURGE_CHUNK = 5000
+PURGE_SECONDS = 240
+
+
+def sweep() -> None:
+    reclaim_expired_leases()
+    if Event.objects.filter(routed_at__isnull=True).exists():
+        doorbell.ring_router()
+    doorbell.ring_dispatchers(mappings_with_due_work())
+
+
+def mappings_with_due_work() -> list[int]:
+    due = Delivery.objects.filter(
+        mapping=OuterRef("pk"), status__in=DUE, next_attempt_at__lte=timezone.now()
+    )
+    ready = Mapping.objects.filter(enabled=True, destination__enabled=True).filter(Exists(due))
+    return list(ready.values_list("pk", flat=True))
+
+
+def purge_expired() -> dict[str, int]:
+    """Delete events (with their deliveries) and attempts past retention, a chunk at a time
+    so no statement holds locks for long; returns how many rows of each went."""
+    now = timezone.now()
+    deadline = time.monotonic() + PURGE_SECONDS
+    events_before = now - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    attempts_before = now - timedelta(days=settings.ATTEMPT_RETENTION_DAYS)
+    return {
+        "attempts": purge(DeliveryAttempt.objects.filter(started_at__lt=attempts_before), deadline),
+        "events": purge(Event.objects.filter(received_at__lt=events_before), deadline),
+    }
+
+
+def purge(queryset, deadline: float) -> int:
+    removed = 0
+    while time.monotonic() < deadline:
+        chunk = list(queryset.order_by("pk").values_list("pk", flat=True)[:PURGE_CHUNK])
+        if not chunk:
+            break
+        queryset.model.objects.filter(pk__in=chunk).delete()
+        removed += len(chunk)
+    return removed
