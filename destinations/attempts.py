@@ -3,7 +3,7 @@
 from typing import Any
 
 from .encryption import MASK
-from .transport import Sent, excerpt
+from .transport import Sent, excerpt, redact_text
 
 BODY_EXCERPT = 64 * 1024
 # Headers that carry credentials whatever their value looks like.
@@ -26,9 +26,9 @@ def attempt_record(item: Sent, secret_values: list[str]) -> dict[str, Any]:
         "request_body": redact_text(excerpt(request.body, BODY_EXCERPT), secret_values),
         "response_status": exchange.status,
         "response_headers": redact_headers(exchange.response_headers, secret_values),
-        "response_body": excerpt(exchange.response_body, BODY_EXCERPT),
+        "response_body": redact_text(excerpt(exchange.response_body, BODY_EXCERPT), secret_values),
         "error_code": exchange.error_code,
-        "error_message": exchange.error_message,
+        "error_message": redact_text(exchange.error_message, secret_values),
     }
 
 
@@ -42,10 +42,3 @@ def redact_header(name: str, value: str, secret_values: list[str]) -> str:
         # "Bearer ••••" still tells which kind of credential was sent.
         return f"{scheme} {MASK}" if credentials else MASK
     return redact_text(value, secret_values)
-
-
-def redact_text(text: str, secret_values: list[str]) -> str:
-    for secret in secret_values:
-        if len(secret) >= 4:
-            text = text.replace(secret, MASK)
-    return text

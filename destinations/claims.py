@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Value, When
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import doorbell
@@ -20,6 +21,8 @@ from .integrations.base import Action, Config
 from .models import Delivery, Destination, DestinationState, Mapping
 
 DUE = (Delivery.Status.PENDING, Delivery.Status.RETRYING)
+MIN_ATTEMPTS_BEFORE_GIVING_UP = 3
+WORKER_LOST = "WORKER_LOST"
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,14 @@ def claim_batch(mapping_id: int) -> Batch | None:
             return None
         size = 1 if probe else mapping.effective_batch_size
         due = due_deliveries(mapping, size)
-        if not due or not batch_ready(mapping, due, size, probe, now):
+        deliveries = within_byte_limit(due, mapping.action_spec.max_batch_bytes)
+        # Full by count or by bytes (some due deliveries did not fit): it goes now.
+        full = probe or len(due) >= size or len(deliveries) < len(due)
+        if not due or not batch_ready(mapping, due, full, now):
             return None
         if not rate_allows(destination, state, now):
             doorbell.ring_dispatcher_at(mapping.pk, state.next_request_at)
             return None
-        deliveries = within_byte_limit(due, mapping.action_spec.max_batch_bytes)
         claim = uuid.uuid4()
         lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
         Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
@@ -91,15 +96,21 @@ def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
     due = Delivery.objects.filter(
         mapping=mapping, status__in=DUE, next_attempt_at__lte=timezone.now()
     ).order_by("next_attempt_at", "id")
-    fields = ("id", "event_id", "payload", "payload_bytes", "attempts", "first_attempt_at")
+    fields = (
+        "id",
+        "event_id",
+        "payload",
+        "payload_bytes",
+        "attempts",
+        "first_attempt_at",
+        "next_attempt_at",
+    )
     return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
 
 
-def batch_ready(
-    mapping: Mapping, due: list[Delivery], size: int, probe: bool, now: datetime
-) -> bool:
+def batch_ready(mapping: Mapping, due: list[Delivery], full: bool, now: datetime) -> bool:
     """A batch goes when full or when its oldest delivery has waited the flush interval."""
-    if probe or len(due) >= size:
+    if full:
         return True
     flush_at = min(d.next_attempt_at for d in due) + timedelta(seconds=mapping.flush_interval)
     if flush_at <= now:
@@ -124,32 +135,54 @@ def within_byte_limit(due: list[Delivery], max_bytes: int | None) -> list[Delive
     """The longest prefix whose payloads fit in max_bytes (at least one delivery)."""
     if not max_bytes:
         return due
-    total = 0
+    total = 1  # "[" and "]", less the comma the last item does without
     for count, delivery in enumerate(due):
-        total += delivery.payload_bytes + 1  # the comma between items
+        total += delivery.payload_bytes + 1  # the item and its comma
         if total > max_bytes and count:
             return due[:count]
     return due
 
 
 def reclaim_expired_leases() -> int:
-    """Put the batches of dead workers back in line; returns how many deliveries."""
+    """Put the batches of dead workers back in line; returns how many deliveries.
+
+    A lapsed lease counts as an attempt, so that a batch that kills its worker every time
+    still reaches the give-up rule instead of going round forever.
+    """
     now = timezone.now()
     with transaction.atomic():
-        reclaimed = Delivery.objects.filter(
+        expired = Delivery.objects.filter(
             status=Delivery.Status.IN_FLIGHT, lease_expires_at__lte=now
-        ).update(
-            status=Case(
-                When(attempts=0, then=Value(Delivery.Status.PENDING)),
-                default=Value(Delivery.Status.RETRYING),
-            ),
+        ).select_for_update(skip_locked=True)
+        pks = list(expired.values_list("pk", flat=True))
+        Delivery.objects.filter(pk__in=pks).update(
+            status=Delivery.Status.RETRYING,
+            attempts=F("attempts") + 1,
+            first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
+            last_attempt_at=now,
+            next_attempt_at=now,
             claim=None,
             lease_expires_at=None,
-            next_attempt_at=now,
+            error_code=WORKER_LOST,
+            error_message="the worker sending this delivery stopped before it knew the outcome",
+        )
+        Delivery.objects.filter(pk__in=past_retry_window(pks, now)).update(
+            status=Delivery.Status.FAILED
         )
         # A probe whose worker died must not hold the circuit shut forever.
         stale_probes = DestinationState.objects.filter(probing=True).exclude(
             destination__deliveries__status=Delivery.Status.IN_FLIGHT
         )
         stale_probes.update(probing=False)
-    return reclaimed
+    return len(pks)
+
+
+def past_retry_window(pks: list[int], now: datetime) -> list[int]:
+    rows = Delivery.objects.filter(pk__in=pks, attempts__gte=MIN_ATTEMPTS_BEFORE_GIVING_UP)
+    return [
+        pk
+        for pk, first, window in rows.values_list(
+            "pk", "first_attempt_at", "destination__retry_window_seconds"
+        )
+        if now - first >= timedelta(seconds=window)
+    ]

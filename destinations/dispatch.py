@@ -20,12 +20,10 @@ from django.utils import timezone
 
 from . import doorbell
 from .attempts import attempt_record
-from .claims import Batch, claim_batch
+from .claims import MIN_ATTEMPTS_BEFORE_GIVING_UP, Batch, claim_batch
 from .integrations.base import ItemResult, Outcome, Request
 from .models import Delivery, DeliveryAttempt, Destination, DestinationState
 from .transport import Exchange, Sent, send_batch
-
-MIN_ATTEMPTS_BEFORE_GIVING_UP = 3
 
 
 def dispatch_mapping(mapping_id: int) -> None:
@@ -48,16 +46,28 @@ def deliver(batch: Batch) -> None:
 
 
 def unsent(count: int, error: Exception) -> Sent:
-    request = Request("", "", {}, b"", tuple(range(count)))
+    return not_sent(tuple(range(count)), repr(error))
+
+
+def unsent_leftovers(batch: Batch, sent: list[Sent]) -> list[Sent]:
+    """Items no request carried (a kind's bug) are retried, never left in flight."""
+    carried = {index for item in sent for index in item.request.items}
+    missing = tuple(i for i in range(len(batch.deliveries)) if i not in carried)
+    return [not_sent(missing, "no request carried this item")] if missing else []
+
+
+def not_sent(items: tuple[int, ...], problem: str) -> Sent:
+    request = Request("", "", {}, b"", items)
     exchange = Exchange(
-        request, timezone.now(), 0, error_code="UNKNOWN_ERROR", error_message=repr(error)
+        request, timezone.now(), 0, error_code="UNKNOWN_ERROR", error_message=problem
     )
-    result = ItemResult(Outcome.RETRY, "UNKNOWN_ERROR", repr(error))
-    return Sent(request, exchange, [result] * count)
+    result = ItemResult(Outcome.RETRY, "UNKNOWN_ERROR", problem)
+    return Sent(request, exchange, [result] * len(items))
 
 
 def record(batch: Batch, sent: list[Sent]) -> None:
     now = timezone.now()
+    sent = sent + unsent_leftovers(batch, sent)
     with transaction.atomic():
         updates: dict[int, dict[str, Any]] = {}
         for item in sent:
@@ -108,10 +118,11 @@ def retry_delay(destination: Destination, attempts: int, retry_after: float | No
     """Exponential backoff with full jitter, unless the destination said when to come back."""
     if retry_after is not None:
         return timedelta(seconds=retry_after)
-    ceiling = min(
-        destination.retry_cap_seconds, destination.retry_base_seconds * 2 ** (attempts - 1)
-    )
-    return timedelta(seconds=random.uniform(0, ceiling))
+    exponent = min(attempts - 1, 64)  # far past any cap; 2.0 ** 1024 would overflow a float
+    ceiling = min(destination.retry_cap_seconds, destination.retry_base_seconds * 2**exponent)
+    # A floor keeps a near-zero draw from resending at once, in a tight loop.
+    floor = destination.retry_base_seconds / 10
+    return timedelta(seconds=max(floor, random.uniform(0, ceiling)))
 
 
 def apply_updates(batch: Batch, updates: dict[int, dict[str, Any]], started: datetime) -> None:
@@ -140,7 +151,11 @@ def apply_updates(batch: Batch, updates: dict[int, dict[str, Any]], started: dat
 def update_state(batch: Batch, results: list[ItemResult], now: datetime) -> None:
     """The circuit breaker and the "failing since" banner (SPEC §5.6, §6)."""
     state = DestinationState.objects.select_for_update().get(destination=batch.destination)
-    state.probing = False
+    answered = any(result.outcome is not Outcome.RETRY for result in results)
+    if batch.probe:
+        state.probing = False
+    if batch.probe and answered:  # the destination is up again, whatever it thought of the item
+        state.paused_until = None
     if any(result.outcome is Outcome.DELIVERED for result in results):
         state.consecutive_failures = 0
         state.paused_until = None

@@ -44,7 +44,7 @@ def reroute_source(source: Source, destination: Destination, start: datetime, en
         for event in events.only("id", "payload").iterator(chunk_size=1000)
         for route in routes
         if integrations_allow(event.payload.get("integrations"), route)
-        and route.trigger.matches(event.payload)
+        and (route.trigger is None or route.trigger.matches(event.payload))
     ]
     return _queue(replays)
 
@@ -56,7 +56,9 @@ def _replay(originals) -> int:
     replays = []
     for original in originals.iterator(chunk_size=1000):
         mapping: Mapping = original.mapping
-        route = routes.setdefault(mapping.pk, Route.of(mapping))
+        if mapping.pk not in routes:
+            routes[mapping.pk] = Route.of(mapping)
+        route = routes[mapping.pk]
         replays.append(new_delivery(original.event, route, now, replay_of=original))
     return _queue(replays)
 

@@ -27,28 +27,41 @@ CHUNK = 500
 
 @dataclass(frozen=True)
 class Route:
-    """What routing needs of one enabled mapping, read once per router run."""
+    """What routing needs of one enabled mapping, read once per router run.
+
+    A mapping that cannot route (saved around validation, or an action an upgrade removed)
+    carries its `problem` instead of a trigger: its events become failed deliveries that say
+    why, to be replayed once it is fixed, and the other mappings route as usual.
+    """
 
     mapping_id: int
     destination_id: int
     destination_name: str
     kind_name: str
-    trigger: triggers.Trigger
     fields: dict[str, Any]
-    action: Action
+    trigger: triggers.Trigger | None = None
+    action: Action | None = None
+    problem: str = ""
 
     @classmethod
     def of(cls, mapping: Mapping) -> "Route":
         destination = mapping.destination
-        return cls(
-            mapping.pk,
-            destination.pk,
-            destination.name,
-            destination.kind_spec.name,
-            triggers.parse(mapping.trigger),
-            mapping.fields,
-            mapping.action_spec,
-        )
+        common = {
+            "mapping_id": mapping.pk,
+            "destination_id": destination.pk,
+            "destination_name": destination.name,
+            "fields": mapping.fields,
+        }
+        try:
+            return cls(
+                **common,
+                kind_name=destination.kind_spec.name,
+                trigger=triggers.parse(mapping.trigger),
+                action=mapping.action_spec,
+            )
+        except (KeyError, triggers.TriggerSyntaxError) as error:
+            problem = f"the mapping cannot route events: {error}"
+            return cls(**common, kind_name=destination.kind, problem=problem)
 
 
 def route_new_events() -> int:
@@ -96,7 +109,7 @@ def route_events(events: list[Event], routes: dict[int, list[Route]], now: datet
         for route in routes.get(event.source_id, ()):
             if not integrations_allow(integrations, route):
                 filtered[(route.mapping_id, hour, "integrations")] += 1
-            elif not route.trigger.matches(event.payload):
+            elif route.trigger and not route.trigger.matches(event.payload):
                 filtered[(route.mapping_id, hour, "trigger")] += 1
             else:
                 deliveries.append(new_delivery(event, route, now))
@@ -131,6 +144,8 @@ def new_delivery(
         replay_of=replay_of,
     )
     try:
+        if route.problem:
+            raise PayloadInvalid("MAPPING_INVALID", route.problem)
         delivery.payload = prepare(route.action, route.fields, event.payload)
     except PayloadInvalid as problem:
         delivery.status = Delivery.Status.FAILED

@@ -42,7 +42,13 @@ def purge_expired() -> dict[str, int]:
     attempts_before = now - timedelta(days=settings.ATTEMPT_RETENTION_DAYS)
     return {
         "attempts": purge(DeliveryAttempt.objects.filter(started_at__lt=attempts_before), deadline),
-        "events": purge(Event.objects.filter(received_at__lt=events_before), deadline),
+        # An event whose delivery is in flight waits for the outcome to be recorded.
+        "events": purge(
+            Event.objects.filter(received_at__lt=events_before).exclude(
+                deliveries__status=Delivery.Status.IN_FLIGHT
+            ),
+            deadline,
+        ),
     }
 
 

@@ -5,9 +5,10 @@ One pooled HTTP client per process for every kind; `send` never raises, it retur
 delivered / retry / failed with Segment's error codes.
 """
 
+import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -17,7 +18,10 @@ from django.conf import settings
 
 import project
 
+from .encryption import MASK
 from .integrations.base import Action, Config, ItemResult, Outcome, Request
+
+log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 RETRYABLE_STATUSES = frozenset({408, 423, 429})
@@ -112,14 +116,36 @@ def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sen
     sent = []
     for request in action.build(config, payloads):
         exchange = send(request)
-        verdict = classify(exchange)
+        verdict = redacted(classify(exchange), config.secret_values)
         results = None
-        if verdict.outcome is Outcome.DELIVERED and action.read_response:
-            results = action.read_response(
-                exchange.status, exchange.response_body, len(request.items)
-            )
+        if verdict.outcome is Outcome.DELIVERED:
+            results = item_results(action, exchange, len(request.items))
         sent.append(Sent(request, exchange, results or [verdict] * len(request.items)))
     return sent
+
+
+def item_results(action: Action, exchange: Exchange, count: int) -> list[ItemResult] | None:
+    """The kind's reading of a 2xx answer item by item, when it has one that makes sense."""
+    if action.read_response is None:
+        return None
+    try:
+        results = action.read_response(exchange.status, exchange.response_body, count)
+    except Exception:  # the answer was 2xx: a reader's bug must not undo that
+        log.exception("could not read the answer item by item")
+        return None
+    return results if results is not None and len(results) == count else None
+
+
+def redacted(result: ItemResult, secret_values: list[str]) -> ItemResult:
+    """Error messages quote the destination's answer, which may echo a credential."""
+    return replace(result, message=redact_text(result.message, secret_values))
+
+
+def redact_text(text: str, secret_values: list[str]) -> str:
+    for secret in secret_values:
+        if len(secret) >= 4:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def read_capped(response: httpx.Response) -> bytes:

@@ -6,6 +6,7 @@ import redis
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.servers.basehttp import WSGIRequestHandler
+from pytest_django.fixtures import _set_suffix_to_test_databases
 
 from ingest.models import Source
 from project.celery import app as celery_app
@@ -23,6 +24,13 @@ def pytest_configure(config) -> None:
     celery_app.conf.broker_url = url
     redis.Redis.from_url(url).flushdb()
     settings.SECRETS_KEYS = [Fernet.generate_key().decode()]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, testrun_uid):
+    """Runs at the same time on one machine (two checkouts, two engineers) each get databases
+    of their own: the run's id goes after pytest-django's per-worker suffix."""
+    _set_suffix_to_test_databases(testrun_uid[:8])
 
 
 @pytest.fixture

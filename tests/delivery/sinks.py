@@ -19,6 +19,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int | None = None  # set once the sink has answered
 
     def json(self):
         return orjson.loads(self.body)
@@ -40,8 +41,9 @@ class Sink:
                 request = Received(
                     time.time(), "POST", self.path, dict(self.headers), self.rfile.read(length)
                 )
+                sink.received.append(request)  # on arrival: a test may kill the sender now
                 status, headers, body = sink.answer(request)
-                sink.received.append(request)
+                request.status = status
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -54,7 +56,10 @@ class Sink:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, once per sink per test.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property
@@ -66,8 +71,9 @@ class Sink:
         self.server.server_close()
 
     def items(self) -> list:
-        """Every JSON item received, for sinks whose requests carry JSON arrays."""
-        return [item for request in self.received for item in request.json()]
+        """Every JSON item of the requests answered 2xx (the sink's requests carry arrays)."""
+        accepted = [r for r in self.received if r.status is not None and 200 <= r.status < 300]
+        return [item for request in accepted for item in request.json()]
 
 
 def always(status: int, **headers: str) -> Responder:
