@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 BOOTSTRAP_PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: run test venv lint clean
+.PHONY: run test bench venv lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -18,12 +18,37 @@ venv: $(VENV)/.installed
 run: venv
 	$(PYTHON) -m project.stack
 
+# The browser tests drive Debian's Chromium (Playwright's own download cannot work here).
+CHROMIUM ?= /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "make test: $(CHROMIUM) is missing; install Debian's chromium (sudo apt-get install chromium)"; \
+		exit 1; \
+	fi
+
 # The suite runs on PostgreSQL when one answers at DATABASE_URL (or the local default),
 # on SQLite otherwise.
-test: venv
+test: venv $(CHROMIUM)
 	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
 	echo "make test: database $$DATABASE_URL"; \
 	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 $(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
+
+# Benchmarks (SPEC §9) on PostgreSQL; the load generator is wrk, from Debian's packages.
+WRK ?= /usr/bin/wrk
+
+$(WRK):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	else \
+		echo "make bench: $(WRK) is missing; install it (sudo apt-get install wrk)"; exit 1; \
+	fi
+
+bench: venv $(WRK)
+	@mkdir -p bench/results var
+	$(PYTHON) bench/run.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -3,9 +3,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .forms import destination_form
-from .models import Destination, Mapping
-from .services import add_preset_mappings
+from ..forms import destination_form
+from ..models import Destination, Mapping
+from ..services import add_preset_mappings
 
 
 class MappingInline(admin.TabularInline):
