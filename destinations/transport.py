@@ -18,6 +18,7 @@ from django.conf import settings
 
 import project
 
+from .addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from .encryption import MASK
 from .integrations.base import Action, Config, ItemResult, Outcome, Request
 
@@ -29,6 +30,7 @@ RETRYABLE_STATUSES = frozenset({408, 423, 429})
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 USER_AGENT = f"Switchyard/{project.__version__}"
 INVALID_REQUEST = "INVALID_REQUEST"
+PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,13 @@ def send(request: Request) -> Exchange:
         return Exchange(request, started_at, duration_ms, **outcome)
 
     try:
+        target = guarded(request)
         with client().stream(
             request.method,
-            request.url,
-            headers=request.headers,
+            target.url,
+            headers=target.headers,
             content=request.body,
+            extensions=target.extensions,
             timeout=httpx.Timeout(
                 settings.DESTINATION_READ_TIMEOUT, connect=settings.DESTINATION_CONNECT_TIMEOUT
             ),
@@ -84,6 +88,10 @@ def send(request: Request) -> Exchange:
                 response_headers=dict(response.headers),
                 response_body=body,
             )
+    except PrivateAddress as error:
+        return exchange(error_code=PRIVATE_ADDRESS, error_message=str(error))
+    except Unresolvable as error:
+        return exchange(error_code="ENOTFOUND", error_message=str(error))
     except (
         httpx.InvalidURL,
         httpx.UnsupportedProtocol,
@@ -148,6 +156,12 @@ def redact_text(text: str, secret_values: list[str]) -> str:
     return text
 
 
+def guarded(request: Request) -> Target:
+    if settings.ALLOW_PRIVATE_DESTINATIONS:
+        return Target(request.url, request.headers, {})
+    return pinned_target(request)
+
+
 def read_capped(response: httpx.Response) -> bytes:
     body = bytearray()
     for chunk in response.iter_bytes():
@@ -166,7 +180,8 @@ def describe(error: Exception, fallback: str) -> str:
 def classify(exchange: Exchange) -> ItemResult:
     status = exchange.status
     if status is None:
-        outcome = Outcome.FAILED if exchange.error_code == INVALID_REQUEST else Outcome.RETRY
+        permanent = exchange.error_code in (INVALID_REQUEST, PRIVATE_ADDRESS)
+        outcome = Outcome.FAILED if permanent else Outcome.RETRY
         return ItemResult(outcome, exchange.error_code, exchange.error_message)
     if 200 <= status < 300:
         return ItemResult(Outcome.DELIVERED)

@@ -34,6 +34,7 @@ def process_env(**overrides: str) -> dict[str, str]:
         "SECRETS_KEYS": ",".join(settings.SECRETS_KEYS),
         "DEBUG": "false",
         "SOURCE_CACHE_SECONDS": "0",
+        "ALLOW_PRIVATE_DESTINATIONS": "true",
         **overrides,
     }
 
