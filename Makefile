@@ -34,7 +34,7 @@ $(CHROMIUM):
 test: venv $(CHROMIUM)
 	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
 	echo "make test: database $$DATABASE_URL"; \
-	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 $(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
+	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 SECURE_SSL_REDIRECT=false $(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
 
 # Benchmarks (SPEC §9) on PostgreSQL; the load generator is wrk, from Debian's packages.
 WRK ?= /usr/bin/wrk

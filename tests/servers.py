@@ -33,6 +33,7 @@ def process_env(**overrides: str) -> dict[str, str]:
         "SECRET_KEY": "test-secret-key",
         "SECRETS_KEYS": ",".join(settings.SECRETS_KEYS),
         "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
         "SOURCE_CACHE_SECONDS": "0",
         "ALLOW_PRIVATE_DESTINATIONS": "true",
         **overrides,
