@@ -42,22 +42,11 @@ def main() -> int:
         "web",
         command(bin_dir / "gunicorn", "-c", BASE_DIR / "project/gunicorn.conf.py", "project.wsgi"),
     )
-    manager.add_process(
-        "worker", command(bin_dir / "celery", "-A", "project", "worker", "-l", "info")
-    )
-    manager.add_process(
-        "beat",
-        command(
-            bin_dir / "celery",
-            "-A",
-            "project",
-            "beat",
-            "-l",
-            "info",
-            "-s",
-            VAR_DIR / "celerybeat-schedule",
-        ),
-    )
+    # Warnings only: at info level, the one-second sweep would fill the terminal.
+    celery = (bin_dir / "celery", "-A", "project")
+    manager.add_process("worker", command(*celery, "worker", "-l", "warning"))
+    schedule = VAR_DIR / "celerybeat-schedule"
+    manager.add_process("beat", command(*celery, "beat", "-l", "warning", "-s", schedule))
     manager.loop()
     return manager.returncode or 0
 
