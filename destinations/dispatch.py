@@ -8,7 +8,7 @@ made. Every HTTP request is logged as a DeliveryAttempt linked to the deliveries
 
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,8 @@ from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from project import metrics
 
 from . import doorbell
 from .attempts import attempt_record
@@ -80,6 +82,14 @@ def record(batch: Batch, sent: list[Sent]) -> None:
         first_started = min(item.exchange.started_at for item in sent)
         apply_updates(batch, updates, first_started)
         update_state(batch, [result for item in sent for result in item.results], now)
+        transaction.on_commit(lambda: count_batch(batch, sent, updates))
+
+
+def count_batch(batch: Batch, sent: list[Sent], updates: dict[int, dict[str, Any]]) -> None:
+    name = batch.destination.name
+    metrics.count_outcomes(name, Counter(values["status"] for values in updates.values()))
+    durations = [item.exchange.duration_ms / 1000 for item in sent if item.request.url]
+    metrics.observe_attempts(name, durations)
 
 
 def log_attempt(batch: Batch, item: Sent) -> None:

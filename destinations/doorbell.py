@@ -13,8 +13,9 @@ from datetime import datetime
 
 import redis
 from celery import current_app
-from django.conf import settings
 from django.utils import timezone
+
+from project.redis_connection import client
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ FLAG_SECONDS = 10
 # costs the caller a connection timeout, and the sweeper finds the work anyway.
 PAUSE_SECONDS = 5.0
 _paused_until = 0.0
-_redis: redis.Redis | None = None
 
 
 def dispatch_flag(mapping_id: int) -> str:
@@ -55,7 +55,7 @@ def ring_dispatcher_at(mapping_id: int, moment: datetime) -> None:
 def answered(flag: str) -> None:
     """Called by a task as it starts, so that work committed from now on rings again."""
     try:
-        _client().delete(flag)
+        client().delete(flag)
     except redis.RedisError:
         log.warning("could not clear %s", flag, exc_info=True)
 
@@ -66,17 +66,8 @@ def _ring(flag: str, task: str, args: list, delay: float = 0.0) -> None:
         return
     try:
         ttl = max(1, int(delay) + FLAG_SECONDS) if delay else FLAG_SECONDS
-        if _client().set(flag, 1, nx=True, ex=ttl):
+        if client().set(flag, 1, nx=True, ex=ttl):
             current_app.send_task(task, args, countdown=delay or None)
     except Exception:
         _paused_until = time.monotonic() + PAUSE_SECONDS
         log.warning("could not ring %s; the sweeper will find the work", task, exc_info=True)
-
-
-def _client() -> redis.Redis:
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
-        )
-    return _redis

@@ -158,6 +158,8 @@ DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
 # Attempts carried by one dispatcher run before it hands the mapping back to the queue.
 DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)
+# When set, /metrics wants `Authorization: Bearer <token>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_URLS_REGEX = r"^/v1/.*$"

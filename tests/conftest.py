@@ -1,4 +1,5 @@
 import os
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from pytest_django.fixtures import _set_suffix_to_test_databases
 
 from ingest.models import Source
 from project.celery import app as celery_app
+from tests.delivery.sinks import Sink
 
 
 def pytest_configure(config) -> None:
@@ -45,6 +47,21 @@ def api(live_server, source) -> httpx.Client:
     """An HTTP client for a live server, authenticated as `source` (Basic, key + colon)."""
     with httpx.Client(base_url=live_server.url, auth=(source.write_key, ""), timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def sinks() -> Iterator[Callable[..., Sink]]:
+    """Makes local HTTP sinks (see tests/delivery/sinks.py), closed after the test."""
+    made: list[Sink] = []
+
+    def make(**kwargs) -> Sink:
+        sink = Sink(**kwargs)
+        made.append(sink)
+        return sink
+
+    yield make
+    for sink in made:
+        sink.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.delivery.sinks import Sink
 from tests.servers import BASE_DIR, BIN, process_env
 
 # Short leases and timeouts so that recovery from a dead worker takes seconds in a test.
@@ -65,20 +64,6 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., Worker]]:
     yield start
     for worker in workers:
         worker.stop()
-
-
-@pytest.fixture
-def sinks() -> Iterator[Callable[..., Sink]]:
-    made: list[Sink] = []
-
-    def make(**kwargs) -> Sink:
-        sink = Sink(**kwargs)
-        made.append(sink)
-        return sink
-
-    yield make
-    for sink in made:
-        sink.close()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60, message: str = "") -> None:

@@ -1,0 +1,170 @@
+"""Prometheus metrics (SPEC §6, §8 of issue 8): what happened, counted in Redis; what waits,
+read from the database when Prometheus scrapes.
+
+Counters live in Redis hashes so that every gunicorn and Celery process adds to the same
+numbers with one pipelined round trip. A flushed Redis resets them to zero, which
+Prometheus counters are built to tolerate. Recording is best effort: a metric never fails
+a request or a delivery.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+
+import redis
+from django.db.models import Count
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from destinations.models import Delivery
+from ingest.models import Event
+
+from .redis_connection import client
+
+log = logging.getLogger(__name__)
+
+EVENTS = "switchyard:metrics:events"
+DELIVERIES = "switchyard:metrics:deliveries"
+ATTEMPTS = "switchyard:metrics:attempts"
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+CELERY_QUEUE = "celery"
+SEPARATOR = "\x1f"  # unit separator: cannot appear in a source or destination name typed in
+
+
+def count_ingest(source: str, accepted: int, rejected: Counter[str]) -> None:
+    increments = {key(source, "accepted"): accepted}
+    increments |= {key(source, "rejected", code): n for code, n in rejected.items()}
+    _add(EVENTS, increments)
+
+
+def count_outcomes(destination: str, statuses: Counter[str]) -> None:
+    _add(DELIVERIES, {key(destination, status): n for status, n in statuses.items()})
+
+
+def observe_attempts(destination: str, durations: list[float]) -> None:
+    increments: Counter[str] = Counter()
+    for seconds in durations:
+        bucket = next((b for b in LATENCY_BUCKETS if seconds <= b), "+Inf")
+        increments[key(destination, "le", str(bucket))] += 1
+        increments[key(destination, "count")] += 1
+    _add(ATTEMPTS, increments)
+    _add_float(ATTEMPTS, key(destination, "sum"), sum(durations))
+
+
+def key(*parts: str) -> str:
+    return SEPARATOR.join(parts)
+
+
+def _add(hash_name: str, increments: dict[str, int]) -> None:
+    try:
+        with client().pipeline(transaction=False) as pipe:
+            for field, amount in increments.items():
+                if amount:
+                    pipe.hincrby(hash_name, field, amount)
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("could not count %s", hash_name, exc_info=True)
+
+
+def _add_float(hash_name: str, field: str, amount: float) -> None:
+    try:
+        client().hincrbyfloat(hash_name, field, amount)
+    except redis.RedisError:
+        log.warning("could not count %s", hash_name, exc_info=True)
+
+
+class SwitchyardCollector:
+    """Builds every metric family at scrape time."""
+
+    def collect(self) -> Iterator[Metric]:
+        counts = {name: _read(name) for name in (EVENTS, DELIVERIES, ATTEMPTS)}
+        yield from event_metrics(counts[EVENTS])
+        yield delivery_counter(counts[DELIVERIES])
+        yield from waiting_gauges()
+        yield attempt_histogram(counts[ATTEMPTS])
+
+
+def _read(hash_name: str) -> dict[tuple[str, ...], float]:
+    try:
+        raw = client().hgetall(hash_name)
+    except redis.RedisError:
+        log.warning("could not read %s", hash_name, exc_info=True)
+        return {}
+    return {tuple(k.decode().split(SEPARATOR)): float(v) for k, v in raw.items()}
+
+
+def event_metrics(counts: dict[tuple[str, ...], float]) -> Iterator[Metric]:
+    received = CounterMetricFamily(
+        "switchyard_events_received", "Events accepted by the Tracking API.", labels=["source"]
+    )
+    rejected = CounterMetricFamily(
+        "switchyard_events_rejected",
+        "Messages dropped by validation, by reason code.",
+        labels=["source", "reason"],
+    )
+    for (source, kind, *code), value in sorted(counts.items()):
+        if kind == "accepted":
+            received.add_metric([source], value)
+        else:
+            rejected.add_metric([source, code[0]], value)
+    yield received
+    yield rejected
+
+
+def delivery_counter(counts: dict[tuple[str, ...], float]) -> Metric:
+    family = CounterMetricFamily(
+        "switchyard_delivery_outcomes",
+        "Outcomes of delivery attempts per item: delivered, retrying, failed.",
+        labels=["destination", "status"],
+    )
+    for (destination, status), value in sorted(counts.items()):
+        family.add_metric([destination, status], value)
+    return family
+
+
+def waiting_gauges() -> Iterator[Metric]:
+    waiting = GaugeMetricFamily(
+        "switchyard_deliveries_waiting",
+        "Deliveries not finished yet, by destination and status (the delivery queue).",
+        labels=["destination", "status"],
+    )
+    unfinished = ("pending", "retrying", "in_flight")
+    rows = (
+        Delivery.objects.filter(status__in=unfinished)
+        .values_list("destination__name", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for destination, status, n in rows:
+        waiting.add_metric([destination, status], n)
+    yield waiting
+    unrouted = Event.objects.filter(routed_at__isnull=True).count()
+    yield GaugeMetricFamily(
+        "switchyard_events_unrouted", "Events waiting for the router.", value=unrouted
+    )
+    try:
+        tasks = client().llen(CELERY_QUEUE)
+    except redis.RedisError:
+        return
+    yield GaugeMetricFamily(
+        "switchyard_tasks_queued", "Celery messages waiting in the broker.", value=tasks
+    )
+
+
+def attempt_histogram(counts: dict[tuple[str, ...], float]) -> Metric:
+    family = HistogramMetricFamily(
+        "switchyard_attempt_duration_seconds",
+        "Time of each HTTP request to a destination.",
+        labels=["destination"],
+    )
+    for destination in sorted({parts[0] for parts in counts}):
+        cumulative, buckets = 0.0, []
+        for bound in [*map(str, LATENCY_BUCKETS), "+Inf"]:
+            cumulative += counts.get((destination, "le", bound), 0.0)
+            buckets.append((bound, cumulative))
+        family.add_metric([destination], buckets, counts.get((destination, "sum"), 0.0))
+    return family

@@ -1,0 +1,51 @@
+"""/healthz for load balancers and /metrics for Prometheus (SPEC §6)."""
+
+import hmac
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from .metrics import SwitchyardCollector
+from .redis_connection import client
+
+registry = CollectorRegistry(auto_describe=False)
+registry.register(SwitchyardCollector())
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": database_answers(), "redis": redis_answers()}
+    healthy = all(checks.values())
+    body = {"status": "ok" if healthy else "unavailable"}
+    body |= {name: "ok" if fine else "down" for name, fine in checks.items()}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
+
+
+def redis_answers() -> bool:
+    try:
+        return bool(client().ping())
+    except redis.RedisError:
+        return False
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    # With METRICS_TOKEN set, scrapers must send it as a bearer token.
+    if settings.METRICS_TOKEN:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(sent, settings.METRICS_TOKEN):
+            return HttpResponse("a bearer token is required\n", status=401)
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

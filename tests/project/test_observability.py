@@ -1,0 +1,88 @@
+"""/healthz and /metrics (SPEC §6)."""
+
+import pytest
+from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
+
+from destinations import routing
+from destinations.dispatch import dispatch_mapping
+from tests.delivery import scenario
+from tests.delivery.sinks import always
+
+
+def samples(text: str) -> dict[tuple, float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_healthz_is_ok_when_the_database_and_redis_answer(client, db):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+def test_healthz_is_503_when_redis_is_down(client, db, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "down"}
+
+
+def test_healthz_is_503_when_the_database_is_down(anonymous_api, monkeypatch):
+    if connection.vendor == "sqlite":
+        monkeypatch.setitem(connection.settings_dict, "NAME", "/nonexistent/dir/db.sqlite3")
+    else:
+        monkeypatch.setitem(connection.settings_dict, "PORT", "1")
+
+    response = anonymous_api.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["database"] == "down"
+
+
+@pytest.fixture
+def delivered_traffic(live_server, source, sinks):
+    """Five events: delivered to one destination, refused by another."""
+    billing = scenario.metronome(source, sinks().url, name="Billing")
+    broken = scenario.metronome(source, sinks(answer=always(400)).url, name="Broken")
+    scenario.send_events(live_server.url, source, 5)
+    routing.route_new_events()
+    for destination in (billing, broken):
+        destination.mappings.update(flush_interval=0)  # send the partial batch now
+        dispatch_mapping(destination.mappings.get().pk)
+
+
+def test_metrics_count_deliveries_and_time_attempts_after_traffic(anonymous_api, delivered_traffic):
+    scraped = samples(anonymous_api.get("/metrics").text)
+
+    outcome = "switchyard_delivery_outcomes_total"
+    assert scraped[(outcome, (("destination", "Billing"), ("status", "delivered")))] == 5
+    assert scraped[(outcome, (("destination", "Broken"), ("status", "failed")))] == 5
+    histogram = "switchyard_attempt_duration_seconds_count"
+    assert scraped[(histogram, (("destination", "Billing"),))] == 1
+    assert scraped[("switchyard_events_unrouted", ())] == 0
+
+
+def test_metrics_show_the_deliveries_waiting(anonymous_api, live_server, source):
+    scenario.metronome(source, "http://127.0.0.1:9", name="Billing")
+    scenario.send_events(live_server.url, source, 3)
+    routing.route_new_events()
+
+    scraped = samples(anonymous_api.get("/metrics").text)
+
+    waiting = ("destination", "Billing"), ("status", "pending")
+    assert scraped[("switchyard_deliveries_waiting", waiting)] == 3
+
+
+def test_metrics_want_the_bearer_token_when_one_is_set(anonymous_api, settings):
+    settings.METRICS_TOKEN = "scrape-me"
+
+    assert anonymous_api.get("/metrics").status_code == 401
+    authorized = anonymous_api.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert authorized.status_code == 200
