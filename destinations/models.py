@@ -258,6 +258,15 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["destination", "status", "-created_at"], name="delivery_log"),
             models.Index(fields=["created_at"], name="delivery_created"),
+            # The delivery log's rarer filters: an error code, replays.
+            models.Index(
+                fields=["error_code", "-created_at"],
+                name="delivery_error",
+                condition=~models.Q(error_code=""),
+            ),
+            models.Index(
+                fields=["-created_at"], name="delivery_replay", condition=models.Q(replay=True)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,35 +1,129 @@
-from django.contrib import admin, messages
+"""Sources (write key, rotation, the last 24 hours) and their live event debugger."""
+
+import json
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from .models import Event, Source
-from .selectors import source_activity
+from .selectors import latest_events, source_activity
 from .sources import rotate_write_key
+
+DEBUGGER_EVENTS = 50
+DEBUGGER_REFRESH_SECONDS = 3
 
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "enabled", "created")
+    list_display = ("name", "enabled", "created", "debugger_link")
     list_filter = ("enabled",)
     search_fields = ("name",)
-    readonly_fields = ("write_key", "created", "activity")
+    fields = ("name", "enabled", "write_key_shown", "created", "activity")
+    readonly_fields = ("write_key_shown", "created", "activity")
     actions = ("rotate_keys",)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/rotate-write-key/",
+                view(require_POST(self.rotate_write_key_view)),
+                name="ingest_source_rotate_write_key",
+            ),
+            path(
+                "<path:object_id>/debugger/",
+                view(self.debugger_view),
+                name="ingest_source_debugger",
+            ),
+            path(
+                "<path:object_id>/debugger/events/",
+                view(self.debugger_events_view),
+                name="ingest_source_debugger_events",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Write key")
+    def write_key_shown(self, source: Source) -> str:
+        if not source.pk:
+            return "Generated when the source is saved."
+        return format_html(
+            '<code id="write-key">{}</code> '
+            '<button type="button" class="button copy-button" data-copy="write-key" '
+            'id="copy-write-key">Copy</button>',
+            source.write_key,
+        )
 
     @admin.display(description="Last 24 hours")
     def activity(self, source: Source) -> str:
         if not source.pk:
             return "-"
-        stats = source_activity(source)
-        reasons = ", ".join(f"{code}: {count}" for code, count in stats.rejections_by_code.items())
-        return f"{stats.received} received, {stats.rejected} rejected" + (
-            f" ({reasons})" if reasons else ""
+        return render_to_string(
+            "admin/ingest/source/activity.html", {"activity": source_activity(source)}
         )
+
+    @admin.display(description="")
+    def debugger_link(self, source: Source) -> str:
+        url = reverse("admin:ingest_source_debugger", args=[source.pk])
+        return format_html('<a href="{}">Event debugger</a>', url)
+
+    def rotate_write_key_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        source = self.changeable_source(request, object_id)
+        rotate_write_key(source)
+        self.message_user(request, f"“{source}” has a new write key; the old one no longer works.")
+        return HttpResponseRedirect(reverse("admin:ingest_source_change", args=[source.pk]))
+
+    def debugger_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        source = self.changeable_source(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": source,
+            "title": f"Event debugger: {source}",
+            "refresh_seconds": DEBUGGER_REFRESH_SECONDS,
+            "events_url": reverse("admin:ingest_source_debugger_events", args=[source.pk]),
+            **debugger_context(source),
+        }
+        return TemplateResponse(request, "admin/ingest/source/debugger.html", context)
+
+    def debugger_events_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The debugger's list alone: the page fetches it every few seconds."""
+        source = self.changeable_source(request, object_id)
+        return TemplateResponse(
+            request, "admin/ingest/source/debugger_events.html", debugger_context(source)
+        )
+
+    def changeable_source(self, request: HttpRequest, object_id: str) -> Source:
+        # Payloads and key rotation are for editors; viewers read counts only (SPEC §7 roles).
+        source = self.get_object(request, unquote(object_id))
+        if source is None:
+            raise Http404("No such source")
+        if not self.has_change_permission(request, source):
+            raise PermissionDenied
+        return source
 
     @admin.action(description="Rotate the write key of the selected sources")
     def rotate_keys(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset:
             rotate_write_key(source)
-        messages.success(request, f"Rotated {queryset.count()} write key(s).")
+        self.message_user(request, f"Rotated {queryset.count()} write key(s).")
+
+
+def debugger_context(source: Source) -> dict:
+    events = latest_events([source.pk], DEBUGGER_EVENTS)
+    return {
+        "events": [
+            (event, json.dumps(event.payload, indent=2, ensure_ascii=False)) for event in events
+        ]
+    }
 
 
 @admin.register(Event)
@@ -39,9 +133,22 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("=message_id", "=user_id", "=anonymous_id")
     list_select_related = ("source",)
     show_full_result_count = False
+    fields = (
+        ("source", "type", "name"),
+        ("message_id", "user_id", "anonymous_id"),
+        ("timestamp", "received_at", "routed_at"),
+        "payload_shown",
+    )
+    readonly_fields = ("payload_shown",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
         return False
+
+    @admin.display(description="Payload")
+    def payload_shown(self, event: Event) -> str:
+        return format_html(
+            '<pre class="json">{}</pre>', json.dumps(event.payload, indent=2, ensure_ascii=False)
+        )

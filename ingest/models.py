@@ -48,6 +48,7 @@ class Event(models.Model):
             models.Index(fields=["received_at"], name="event_received"),
             models.Index(fields=["source", "-received_at"], name="event_source_received"),
             models.Index(fields=["user_id"], name="event_user"),
+            models.Index(fields=["message_id"], name="event_message"),
             models.Index(
                 fields=["id"], name="event_unrouted", condition=models.Q(routed_at__isnull=True)
             ),

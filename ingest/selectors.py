@@ -4,12 +4,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
+
+from project.tallies import hour_of
 
 from .models import Event, Rejection, Source
 
@@ -56,20 +59,47 @@ def forget_cached_sources(**_kwargs) -> None:
 
 
 @dataclass(frozen=True)
+class RejectionSummary:
+    code: str
+    count: int
+    latest_example: str
+
+
+@dataclass(frozen=True)
 class SourceActivity:
     received: int
     rejected: int
-    rejections_by_code: dict[str, int]
+    rejections: list[RejectionSummary]
 
 
 def source_activity(source: Source, since: datetime | None = None) -> SourceActivity:
-    """Events received and rejected by a source (default: the last 24 hours)."""
+    """Events received and rejected by a source (default: the last 24 hours), with each
+    rejection reason's count and its latest example; two queries whatever the volume."""
     since = since or timezone.now() - timedelta(hours=24)
     received = Event.objects.filter(source=source, received_at__gte=since).count()
-    by_code = dict(
-        Rejection.objects.filter(source=source, hour__gte=since.replace(minute=0, second=0))
-        .values_list("code")
-        .annotate(total=Sum("count"))
-        .order_by("-total")
+    recent = Rejection.objects.filter(source=source, hour__gte=hour_of(since))
+    latest_example = recent.filter(code=OuterRef("code")).order_by("-hour").values("example")
+    rows = (
+        recent.values("code")
+        .annotate(total=Sum("count"), example=Subquery(latest_example[:1]))
+        .order_by("-total", "code")
     )
-    return SourceActivity(received, sum(by_code.values()), by_code)
+    rejections = [RejectionSummary(row["code"], row["total"], row["example"]) for row in rows]
+    return SourceActivity(received, sum(r.count for r in rejections), rejections)
+
+
+def latest_events(source_ids: list[int], limit: int, with_payload: bool = True) -> list[Event]:
+    """The newest events of these sources, newest first (the event_source_received index)."""
+    events = Event.objects.filter(source_id__in=source_ids).order_by("-received_at", "-id")
+    if not with_payload:
+        events = events.defer("payload")
+    return list(events[:limit])
+
+
+def event_payload(event_id: int, source_ids: list[int]) -> dict[str, Any] | None:
+    """The stored message of one event, if it belongs to one of these sources."""
+    return (
+        Event.objects.filter(pk=event_id, source_id__in=source_ids)
+        .values_list("payload", flat=True)
+        .first()
+    )

@@ -1,5 +1,7 @@
 """/healthz and /metrics (SPEC §6)."""
 
+import uuid
+
 import pytest
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
@@ -8,6 +10,8 @@ from destinations import routing
 from destinations.dispatch import dispatch_mapping
 from tests.delivery import scenario
 from tests.delivery.sinks import always
+
+RUN = uuid.uuid4().hex[:8]
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -48,9 +52,10 @@ def test_healthz_is_503_when_the_database_is_down(anonymous_api, monkeypatch):
 
 @pytest.fixture
 def delivered_traffic(live_server, source, sinks):
-    """Five events: delivered to one destination, refused by another."""
-    billing = scenario.metronome(source, sinks().url, name="Billing")
-    broken = scenario.metronome(source, sinks(answer=always(400)).url, name="Broken")
+    """Five events: delivered to one destination, refused by another. The counters live in
+    Redis across tests, so the names are this test's own."""
+    billing = scenario.metronome(source, sinks().url, name=f"Billing {RUN}")
+    broken = scenario.metronome(source, sinks(answer=always(400)).url, name=f"Broken {RUN}")
     scenario.send_events(live_server.url, source, 5)
     routing.route_new_events()
     for destination in (billing, broken):
@@ -62,10 +67,10 @@ def test_metrics_count_deliveries_and_time_attempts_after_traffic(anonymous_api,
     scraped = samples(anonymous_api.get("/metrics").text)
 
     outcome = "switchyard_delivery_outcomes_total"
-    assert scraped[(outcome, (("destination", "Billing"), ("status", "delivered")))] == 5
-    assert scraped[(outcome, (("destination", "Broken"), ("status", "failed")))] == 5
+    assert scraped[(outcome, (("destination", f"Billing {RUN}"), ("status", "delivered")))] == 5
+    assert scraped[(outcome, (("destination", f"Broken {RUN}"), ("status", "failed")))] == 5
     histogram = "switchyard_attempt_duration_seconds_count"
-    assert scraped[(histogram, (("destination", "Billing"),))] == 1
+    assert scraped[(histogram, (("destination", f"Billing {RUN}"),))] == 1
     assert scraped[("switchyard_events_unrouted", ())] == 0
 
 
