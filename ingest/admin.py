@@ -147,6 +147,11 @@ class EventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
         return False
 
+    def get_fields(self, request: HttpRequest, obj: Event | None = None):
+        if request.user.has_perm("ingest.view_payloads"):
+            return self.fields
+        return self.fields[:-1]  # the payload may carry personal data
+
     @admin.display(description="Payload")
     def payload_shown(self, event: Event) -> str:
         return format_html(

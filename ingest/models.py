@@ -44,6 +44,9 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "message_id"], name="event_unique_message"),
         ]
+        permissions = [
+            ("view_payloads", "Can see payloads: events, requests, responses, error details"),
+        ]
         indexes = [
             models.Index(fields=["received_at"], name="event_received"),
             models.Index(fields=["source", "-received_at"], name="event_source_received"),

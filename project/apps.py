@@ -1,8 +1,15 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 
 
 class ProjectConfig(AppConfig):
-    """Holds the project-wide management commands (`up`, `bootstrap`)."""
+    """Project-wide pieces: the `bootstrap` command and the roles kept after migrate."""
 
     name = "project"
     verbose_name = "Switchyard"
+
+    def ready(self) -> None:
+        from .roles import ensure_roles
+
+        # post_migrate goes only to apps with models, which this one has not.
+        post_migrate.connect(ensure_roles, sender=apps.get_app_config("destinations"))

@@ -1,0 +1,53 @@
+"""The two roles an installation starts with (SPEC §7), kept in step after every migrate.
+
+Viewers read the delivery log, health and configuration, but not payloads or bodies (they
+may hold personal data); editors configure sources, destinations and mappings, replay
+deliveries and see payloads. Superusers can do everything anyway.
+"""
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
+VIEWED_MODELS = (
+    ("ingest", "source"),
+    ("ingest", "event"),
+    ("destinations", "destination"),
+    ("destinations", "mapping"),
+    ("destinations", "delivery"),
+    ("destinations", "deliveryattempt"),
+)
+CONFIGURED_MODELS = (
+    ("ingest", "source"),
+    ("destinations", "destination"),
+    ("destinations", "mapping"),
+)
+VIEWERS = "Viewers"
+EDITORS = "Editors"
+
+
+def role_permissions() -> dict[str, list[tuple[str, str]]]:
+    """(app label, codename) per role."""
+    viewing = [(app, f"view_{model}") for app, model in VIEWED_MODELS]
+    configuring = [
+        (app, f"{verb}_{model}")
+        for app, model in CONFIGURED_MODELS
+        for verb in ("add", "change", "delete")
+    ]
+    # Replaying deliveries is "changing" them in the admin's terms.
+    extra = [("destinations", "change_delivery"), ("ingest", "view_payloads")]
+    return {VIEWERS: viewing, EDITORS: viewing + configuring + extra}
+
+
+def ensure_roles(**_signal_kwargs) -> None:
+    """Create or update the groups (a post_migrate receiver)."""
+    # post_migrate reaches apps one by one: the later apps' permissions may not exist yet.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for name, wanted in role_permissions().items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = [
+            Permission.objects.get(content_type__app_label=app, codename=codename)
+            for app, codename in wanted
+        ]
+        group.permissions.set(permissions)
