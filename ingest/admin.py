@@ -7,7 +7,6 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -26,8 +25,8 @@ class SourceAdmin(admin.ModelAdmin):
     list_display = ("name", "enabled", "created", "debugger_link")
     list_filter = ("enabled",)
     search_fields = ("name",)
-    fields = ("name", "enabled", "write_key_shown", "created", "activity")
-    readonly_fields = ("write_key_shown", "created", "activity")
+    fields = ("name", "enabled", "write_key_shown", "created")
+    readonly_fields = ("write_key_shown", "created")
     actions = ("rotate_keys",)
 
     def get_urls(self):
@@ -62,13 +61,12 @@ class SourceAdmin(admin.ModelAdmin):
             source.write_key,
         )
 
-    @admin.display(description="Last 24 hours")
-    def activity(self, source: Source) -> str:
-        if not source.pk:
-            return "-"
-        return render_to_string(
-            "admin/ingest/source/activity.html", {"activity": source_activity(source)}
-        )
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        # Rendered by the page (not a read-only field) so it knows who looks: the latest
+        # rejected examples are payloads, hidden from viewers.
+        source = self.get_object(request, object_id)
+        extra = {"activity": source_activity(source)} if source else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     @admin.display(description="")
     def debugger_link(self, source: Source) -> str:
