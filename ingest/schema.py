@@ -95,6 +95,13 @@ class TrackingApiSchema(AutoSchema):
             503: error("database unavailable; retry after Retry-After seconds"),
         }
 
+    def _get_request_body(self, direction: str = "request") -> dict | None:
+        # A raw schema makes drf-spectacular call the body optional; every endpoint needs one.
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
     def get_tags(self) -> list[str]:
         return ["Tracking API"]
 
