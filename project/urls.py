@@ -1,3 +1,5 @@
+import os
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
@@ -12,3 +14,7 @@ urlpatterns = [
     path("metrics", observability.metrics, name="metrics"),
 ]
 
+# `make bench` measures /v1/track against a bare view served by the same process; it exists
+# only in the servers the harness starts.
+if os.environ.get("BENCH_CEILING") == "1":
+    urlpatterns.append(path("", include("bench.ceiling")))
