@@ -3,7 +3,7 @@
 from typing import Any
 
 from .encryption import MASK
-from .transport import Sent, excerpt, redact_text
+from .transport import USER_AGENT, Sent, excerpt, redact_text
 
 BODY_EXCERPT = 64 * 1024
 # Headers that carry credentials whatever their value looks like.
@@ -22,7 +22,10 @@ def attempt_record(item: Sent, secret_values: list[str]) -> dict[str, Any]:
         "outcome": outcomes.pop() if len(outcomes) == 1 else "mixed",
         "request_method": request.method,
         "request_url": redact_text(request.url, secret_values),
-        "request_headers": redact_headers(request.headers, secret_values),
+        # The client adds the User-Agent; the log shows it as it went out.
+        "request_headers": redact_headers(
+            {"User-Agent": USER_AGENT, **request.headers}, secret_values
+        ),
         "request_body": redact_text(excerpt(request.body, BODY_EXCERPT), secret_values),
         "response_status": exchange.status,
         "response_headers": redact_headers(exchange.response_headers, secret_values),

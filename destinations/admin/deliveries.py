@@ -86,7 +86,7 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
         "attempts",
         "last_status_code",
         "error_code",
-        "replay",
+        "replay_mark",
     )
     list_filter = (
         filters.StatusFilter,
@@ -121,6 +121,11 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
     @admin.display(description="Status")
     def badge(self, delivery: Delivery) -> str:
         return status_badge(delivery.status)
+
+    @admin.display(description="Replay")
+    def replay_mark(self, delivery: Delivery) -> str:
+        # A blank for originals: Django's red "no" icon on every row read like an error.
+        return "replay" if delivery.replay else ""
 
     @admin.display(description="Mapping")
     def mapping_name(self, delivery: Delivery) -> str:
