@@ -42,7 +42,8 @@ class Event(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "message_id"], name="event_unique_message"),
+            # messageId first: the same index answers the delivery log's search by messageId.
+            models.UniqueConstraint(fields=["message_id", "source"], name="event_unique_message"),
         ]
         permissions = [
             ("view_payloads", "Can see payloads: events, requests, responses, error details"),
@@ -51,7 +52,6 @@ class Event(models.Model):
             models.Index(fields=["received_at"], name="event_received"),
             models.Index(fields=["source", "-received_at"], name="event_source_received"),
             models.Index(fields=["user_id"], name="event_user"),
-            models.Index(fields=["message_id"], name="event_message"),
             models.Index(
                 fields=["id"], name="event_unrouted", condition=models.Q(routed_at__isnull=True)
             ),

@@ -1,8 +1,21 @@
-"""gunicorn settings shared by `make run`, the tests, the benchmarks and production."""
+"""gunicorn settings shared by `make run`, the tests, the benchmarks and production.
+
+Threaded workers (gthread): a Tracking API request spends much of its time waiting for
+PostgreSQL and Redis, which threads overlap, and concurrent /v1/track requests of a process
+then share one INSERT and commit (ingest/storage.py). Threads also keep HTTP keep-alive
+connections open between requests, as SDKs expect; the sync worker closes every one, which
+cost the bench's ceiling half its throughput. One process per core: the GIL lets a process
+use one core at most. Settings and measurements: README, Performance.
+"""
 
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+# Longer than load balancers' usual idle timeout (60 s), so that the balancer, not gunicorn,
+# closes an idle connection: no request is ever sent on a connection being closed.
+keepalive = 75
 # The default control socket is one path per user: two servers on a machine would collide.
 control_socket_disable = True

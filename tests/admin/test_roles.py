@@ -59,7 +59,7 @@ def test_an_editor_sees_the_payloads(editor, delivered):
 
 
 def test_a_viewer_cannot_retry_replay_or_configure(viewer, delivered, source):
-    retry = viewer.post(
+    viewer.post(
         LOG_URL, {"action": "retry_selected", "_selected_action": [delivered.pk], "index": 0}
     )
     destination = delivered.destination

@@ -1,0 +1,31 @@
+"""The rows a benchmark run needs: a source per phase, and the sink as a Metronome destination."""
+
+from dataclasses import dataclass
+
+from destinations.models import Destination
+from destinations.services import create_destination
+from ingest.models import Source
+from ingest.sources import create_source
+
+
+@dataclass(frozen=True)
+class Sources:
+    track: Source
+    batch: Source
+    # The only source connected to a destination: the end-to-end run's.
+    e2e: Source
+
+
+def create_sources() -> Sources:
+    return Sources(
+        track=create_source("bench: /v1/track")[0],
+        batch=create_source("bench: /v1/batch")[0],
+        e2e=create_source("bench: end to end")[0],
+    )
+
+
+def create_sink_destination(sink_url: str, source: Source) -> Destination:
+    """Metronome's preset mapping (track events, batches of 100), sent to the local sink."""
+    return create_destination(
+        "metronome", "bench sink", {"base_url": sink_url}, {"api_token": "bench"}, [source]
+    )

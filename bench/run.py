@@ -1,0 +1,178 @@
+"""`make bench`: SPEC §9's benchmarks in one go, on this machine, in under ten minutes.
+
+On a database of its own (created fresh, migrated) and a Redis database of its own, it starts
+the production web server (gunicorn with project/gunicorn.conf.py, the bare ceiling view
+mounted beside the API), measures the ceiling, /v1/track and /v1/batch with wrk and the
+engines in this process, then starts a Celery worker and beat, as production runs them, and
+a local HTTP sink, and soaks the whole path at a fixed rate. It prints one table and writes
+bench/results/latest.json; whatever it started is stopped at the end, on Ctrl-C and on errors
+too. Logs: var/bench/.
+
+Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wrk round),
+BENCH_SOAK_SECONDS, BENCH_E2E_EPS; the servers read WEB_CONCURRENCY, WEB_THREADS and
+CELERY_WORKER_CONCURRENCY as in production.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder is on sys.path but the project root is not.
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import redis  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+
+from bench import database, endtoend, report, tracking, wrk  # noqa: E402
+from bench.processes import Supervisor, free_port, interrupt_on_signals, wait_for_http  # noqa: E402
+
+RUN_DIR = BASE_DIR / "var" / "bench"
+GUNICORN_CONF = BASE_DIR / "project" / "gunicorn.conf.py"
+
+
+@dataclass(frozen=True)
+class Plan:
+    database_url: str
+    redis_url: str
+    loads: tracking.Loads
+    soak: endtoend.Soak
+
+    @classmethod
+    def from_env(cls) -> "Plan":
+        # Each wrk round; tracking.ROUNDS rounds per endpoint.
+        seconds = float(os.environ.get("BENCH_SECONDS", "5"))
+        soak_seconds = float(os.environ.get("BENCH_SOAK_SECONDS", "180"))
+        return cls(
+            database_url=os.environ.get(
+                "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchyard_bench"
+            ),
+            redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            loads=tracking.Loads(
+                single=wrk.Load(threads=2, connections=16, seconds=seconds),
+                batch=wrk.Load(threads=2, connections=8, seconds=seconds),
+                warmup_seconds=3.0,
+                batch_size=100,
+            ),
+            soak=endtoend.Soak(
+                events_per_second=int(os.environ.get("BENCH_E2E_EPS", "1000")),
+                batch_size=100,
+                seconds=soak_seconds,
+                warmup_seconds=min(30.0, soak_seconds / 4),
+            ),
+        )
+
+
+def child_environment(plan: Plan) -> dict[str, str]:
+    """What every process of the run sees: production settings on the bench's own stores."""
+    return dict(os.environ) | {
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": plan.database_url,
+        "REDIS_URL": plan.redis_url,
+        "CELERY_BROKER_URL": plan.redis_url,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SECRETS_KEYS": Fernet.generate_key().decode(),
+        "DEBUG": "false",
+        # Production sits behind a TLS proxy; the load generators send X-Forwarded-Proto.
+        "BEHIND_TLS_PROXY": "true",
+        "ALLOW_PRIVATE_DESTINATIONS": "true",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(BASE_DIR),
+    }
+
+
+def main() -> int:
+    interrupt_on_signals()
+    plan = Plan.from_env()
+    wrk.wrk_binary()  # fail before starting anything when it is missing
+    env = child_environment(plan)
+    os.environ.update(env)  # this process reads the same database through Django
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+    RUN_DIR.mkdir(parents=True)
+    supervisor = Supervisor(RUN_DIR)
+    started = time.monotonic()
+    try:
+        results = run(supervisor, plan, env)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping what the benchmark started", file=sys.stderr)
+        return 130
+    finally:
+        supervisor.stop_all()
+        redis.Redis.from_url(plan.redis_url).flushdb()
+    results["bench_seconds"] = round(time.monotonic() - started)
+    print()
+    print(report.table(results))
+    print()
+    print(report.describe(results["machine"]))
+    print(f"load generators: {results['load_generator']}; {results['e2e_load_generator']}")
+    print(f"results: {report.write(results)}; logs: {RUN_DIR}")
+    return 0
+
+
+def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, Any]:
+    step("fresh database", plan.database_url)
+    database.recreate(plan.database_url)
+    redis.Redis.from_url(plan.redis_url).flushdb()
+    manage = [sys.executable, BASE_DIR / "manage.py"]
+    supervisor.run("migrate", [*manage, "migrate", "--noinput", "-v", "0"], env)
+    import django
+
+    django.setup()
+    from bench import fixtures
+
+    sources = fixtures.create_sources()
+    web_url = start_web(supervisor, env)
+    results: dict[str, Any] = {"machine": machine(env)}
+    results |= tracking.run_all(supervisor, web_url, sources, plan.loads)
+    step("engines", "trigger + mapping in this process, one core")
+    results |= engines()
+    step("end to end", f"{plan.soak.events_per_second:,} events/s for {plan.soak.seconds:g} s")
+    results |= endtoend.run(supervisor, plan.soak, env, RUN_DIR, web_url, sources.e2e)
+    results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
+    return results
+
+
+def step(name: str, detail: str) -> None:
+    print(f"[bench] {name}: {detail}", flush=True)
+
+
+def start_web(supervisor: Supervisor, env: dict[str, str]) -> str:
+    """gunicorn as production runs it, with the ceiling view mounted (BENCH_CEILING)."""
+    port = free_port()
+    server_env = env | {"HOST": "127.0.0.1", "PORT": str(port), "BENCH_CEILING": "1"}
+    gunicorn = [Path(sys.executable).parent / "gunicorn", "-c", GUNICORN_CONF]
+    supervisor.start("web", [*gunicorn, "--chdir", BASE_DIR, "project.wsgi"], server_env)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}{tracking.CEILING_PATH}", supervisor, "web")
+    return url
+
+
+def engines() -> dict[str, Any]:
+    from bench import engines as engine_bench
+
+    measured = engine_bench.run(3.0)
+    return {"engine_evals_per_s_per_core": measured["evaluations_per_second"], "engines": measured}
+
+
+def machine(env: dict[str, str]) -> dict[str, Any]:
+    from django.conf import settings
+
+    return report.machine(
+        {
+            "postgresql": database.server_version(),
+            "postgresql_settings": database.server_settings(report.PG_SETTINGS),
+            "redis": redis.Redis.from_url(env["REDIS_URL"]).info("server")["redis_version"],
+            "gunicorn": report.gunicorn_settings(GUNICORN_CONF, env),
+            "celery_worker_concurrency": settings.CELERY_WORKER_CONCURRENCY,
+        }
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
