@@ -11,7 +11,7 @@ from ingest.models import Event, Source
 
 from . import doorbell
 from .models import Delivery, Destination, Mapping
-from .routing import Route, integrations_allow, new_delivery
+from .routing import Route, insert_deliveries, integrations_allow, new_delivery
 
 REPLAYABLE = (Delivery.Status.DELIVERED, Delivery.Status.FAILED)
 
@@ -65,7 +65,7 @@ def _replay(originals) -> int:
 
 def _queue(replays: list[Delivery]) -> int:
     with transaction.atomic():
-        Delivery.objects.bulk_create(replays, batch_size=1000)
+        insert_deliveries(replays)
         mapping_ids = {d.mapping_id for d in replays if d.status == Delivery.Status.PENDING}
         transaction.on_commit(lambda: doorbell.ring_dispatchers(mapping_ids))
     return len(replays)

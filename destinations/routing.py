@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ingest.models import Event
+from project.bulk import insert_rows
 from project.tallies import add_counts, hour_of
 
 from . import doorbell, triggers
@@ -113,7 +114,7 @@ def route_events(events: list[Event], routes: dict[int, list[Route]], now: datet
                 filtered[(route.mapping_id, hour, "trigger")] += 1
             else:
                 deliveries.append(new_delivery(event, route, now))
-    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    insert_deliveries(deliveries, ignore_conflicts=True)
     add_counts(FilteredCount, filtered, ("mapping_id", "hour", "reason"))
     Event.objects.filter(pk__in=[event.pk for event in events]).update(routed_at=now)
     return {d.mapping_id for d in deliveries if d.status == Delivery.Status.PENDING}
@@ -153,3 +154,27 @@ def new_delivery(
         return delivery
     delivery.payload_bytes = len(orjson.dumps(delivery.payload))
     return delivery
+
+
+# What a new delivery sets; the other columns start empty (NULL).
+NEW_DELIVERY_FIELDS = (
+    "event_id",
+    "mapping_id",
+    "destination_id",
+    "status",
+    "payload",
+    "payload_bytes",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+    "error_code",
+    "error_message",
+    "replay",
+    "replay_of_id",
+)
+
+
+def insert_deliveries(deliveries: list[Delivery], ignore_conflicts: bool = False) -> None:
+    """One INSERT (bulk_create's per-value escaping was most of the router's time)."""
+    rows = ({name: getattr(d, name) for name in NEW_DELIVERY_FIELDS} for d in deliveries)
+    insert_rows(Delivery, rows, ignore_conflicts=ignore_conflicts)

@@ -1,12 +1,8 @@
 """Writing events: one statement per request, and one for many requests when they meet.
 
-SPEC §2.7 asks for one multi-row statement per request. The rows travel as one JSON document,
-the statement's only parameter, which the database unpacks itself (jsonb_to_recordset on
-PostgreSQL, json_each on SQLite): bulk_create would bind a parameter per column per row
-(SQLite caps them at 999, PostgreSQL parses them slowly), and arrays cost psycopg a Python
-escaping pass per element (most of a batch request's time, measured), where a document is
-escaped in one C call. jsonb rather than json: PostgreSQL parses the document once and each
-payload is a slice of it. ON CONFLICT DO NOTHING is the messageId dedup.
+SPEC §2.7 asks for one multi-row statement per request: project.bulk.insert_rows sends the
+rows as one JSON document, the statement's only parameter. ON CONFLICT DO NOTHING (INSERT OR
+IGNORE on SQLite) is the messageId dedup.
 
 Group commit: outside a transaction, requests of one process that arrive while an INSERT is
 in flight wait for it, then share the next INSERT and its commit (see `GroupCommit`).
@@ -17,31 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-import orjson
 from django.db import connection
+
+from project.bulk import insert_rows
 
 from .models import Event
 from .normalize import Accepted
-
-TABLE = Event._meta.db_table
-COLUMNS = (
-    "source_id, received_at, message_id, type, name, user_id, anonymous_id, timestamp, payload"
-)
-POSTGRES_INSERT = f"""\
-INSERT INTO {TABLE} ({COLUMNS})
-SELECT * FROM jsonb_to_recordset(%s::jsonb) AS rows(
-    source_id bigint, received_at timestamptz, message_id varchar, type varchar, name varchar,
-    user_id varchar, anonymous_id varchar, timestamp timestamptz, payload jsonb
-)
-ON CONFLICT (source_id, message_id) DO NOTHING
-"""
-SQLITE_INSERT = f"""\
-INSERT OR IGNORE INTO {TABLE} ({COLUMNS})
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-    json_extract(value, '$[6]'), json_extract(value, '$[7]'), json(json_extract(value, '$[8]'))
-FROM json_each(%s)
-"""
 
 
 @dataclass(frozen=True)
@@ -54,17 +31,8 @@ class Rows:
 
 
 def insert(requests: list[Rows]) -> None:
-    """One INSERT for all these requests' events."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(POSTGRES_INSERT, [postgres_document(requests)])
-        else:
-            cursor.execute(SQLITE_INSERT, [sqlite_document(requests)])
-
-
-def postgres_document(requests: list[Rows]) -> str:
-    """The rows as jsonb_to_recordset reads them: one object per row, keyed by column."""
-    rows = [
+    """One INSERT for all these requests' events; a messageId seen before is skipped."""
+    rows = (
         {
             "source_id": request.source_id,
             "received_at": request.received_at,
@@ -78,28 +46,8 @@ def postgres_document(requests: list[Rows]) -> str:
         }
         for request in requests
         for event in request.events
-    ]
-    return orjson.dumps(rows).decode()
-
-
-def sqlite_document(requests: list[Rows]) -> str:
-    adapt_time = connection.ops.adapt_datetimefield_value
-    rows = [
-        [
-            request.source_id,
-            adapt_time(request.received_at),
-            event.message_id,
-            event.type,
-            event.name,
-            event.user_id,
-            event.anonymous_id,
-            adapt_time(event.timestamp),
-            event.message,
-        ]
-        for request in requests
-        for event in request.events
-    ]
-    return orjson.dumps(rows).decode()
+    )
+    insert_rows(Event, rows, ignore_conflicts=True)
 
 
 class Turn(Enum):
