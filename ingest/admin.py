@@ -25,7 +25,7 @@ class SourceAdmin(admin.ModelAdmin):
     list_display = ("name", "enabled", "created", "debugger_link")
     list_filter = ("enabled",)
     search_fields = ("name",)
-    fields = ("name", "enabled", "write_key_shown", "created")
+    fields = ("name", "enabled", "rate_limit", "write_key_shown", "created")
     readonly_fields = ("write_key_shown", "created")
     actions = ("rotate_keys",)
 

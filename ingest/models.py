@@ -14,6 +14,12 @@ class Source(models.Model):
     name = models.CharField(max_length=200, unique=True)
     write_key = models.CharField(max_length=200, unique=True, default=new_write_key)
     enabled = models.BooleanField(default=True)
+    rate_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Events a second this source may send; more are refused with 429 (SDKs retry). "
+        "Empty: the SOURCE_RATE_LIMIT setting; 0: no limit.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

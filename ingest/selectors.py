@@ -24,6 +24,10 @@ class SourceRef:
     id: int
     name: str
     enabled: bool
+    rate_limit: int | None
+    # The write key's SHA-256: names the source's rate-limit counter in a Redis that other
+    # installations (or test runs) may share, where ids would collide.
+    key_digest: bytes
 
 
 _cache: dict[bytes, tuple[float, SourceRef]] = {}
@@ -44,7 +48,7 @@ def source_for_write_key(write_key: str) -> SourceRef | None:
     source = Source.objects.filter(write_key=write_key).first()
     if source is None or not hmac.compare_digest(source.write_key, write_key):
         return None
-    ref = SourceRef(source.id, source.name, source.enabled)
+    ref = SourceRef(source.id, source.name, source.enabled, source.rate_limit, digest)
     with _cache_lock:
         if len(_cache) >= MAX_CACHED_KEYS:
             _cache.clear()

@@ -11,8 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from destinations.doorbell import ring_router_soon
+from project import metrics
 from project.tallies import add_counts, hour_of
 
+from . import rate_limit
 from .errors import IngestError, bad_request, payload_too_large
 from .models import Rejection
 from .normalize import Accepted, RequestContext, normalize
@@ -86,15 +88,34 @@ def ingest_payload(
         ctx = RequestContext(
             received_at, client_ip, settings.INGEST_MAX_MESSAGE_BYTES, forced_type=message_type
         )
+    enforce_rate_limit(source, len(items))
     accepted, rejected = normalize(items, ctx)
     if not rejected:
         # One statement is atomic and commits on its own: no BEGIN and COMMIT round trips.
         store_events(source.id, accepted, received_at)
-        return IngestResult(len(accepted), rejected)
-    with transaction.atomic():
-        store_events(source.id, accepted, received_at)
-        count_rejections(source.id, rejected, received_at)
+    else:
+        with transaction.atomic():
+            store_events(source.id, accepted, received_at)
+            count_rejections(source.id, rejected, received_at)
+    metrics.count_ingest(source.name, len(accepted), Counter(item.code for item in rejected))
     return IngestResult(len(accepted), rejected)
+
+
+def enforce_rate_limit(source: SourceRef, events: int) -> None:
+    limit = settings.SOURCE_RATE_LIMIT if source.rate_limit is None else source.rate_limit
+    if not limit:
+        return
+    wait = rate_limit.seconds_to_wait(source.key_digest, limit, events)
+    if wait is None:
+        return
+    metrics.count_ingest(source.name, 0, Counter({"rate_limited": events}))
+    raise IngestError(
+        429,
+        "rate_limited",
+        f"source '{source.name}' may send {limit:,} events a second; nothing was stored, "
+        f"retry in {wait} s",
+        {"Retry-After": str(wait), "X-RateLimit-Reset": str(wait), "X-RateLimit-Limit": str(limit)},
+    )
 
 
 def batch_request(

@@ -146,6 +146,8 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # How long a process remembers a write key lookup; rotation and disabling take effect
 # everywhere within this delay (and at once in the process that made the change).
 SOURCE_CACHE_SECONDS = env.float("SOURCE_CACHE_SECONDS", default=5.0)
+# Events a second a source may send when its own limit is empty; 0 means no limit.
+SOURCE_RATE_LIMIT = env.int("SOURCE_RATE_LIMIT", default=0)
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=7)
 
 # --- Destinations -----------------------------------------------------------------------

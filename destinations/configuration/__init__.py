@@ -7,7 +7,8 @@ newline. `import_configuration()` applies one, in one transaction::
     {
       "version": 1,
       "sources": [
-        {"name": "Web", "enabled": true, "write_key": {"env": "SWITCHYARD_SOURCE_WEB_WRITE_KEY"}}
+        {"name": "Web", "enabled": true, "rate_limit": null,
+         "write_key": {"env": "SWITCHYARD_SOURCE_WEB_WRITE_KEY"}}
       ],
       "destinations": [
         {
@@ -24,8 +25,9 @@ newline. `import_configuration()` applies one, in one transaction::
     }
 
 Required keys: a source's `name`; a destination's `name` and `kind`; a mapping's `name`,
-`action`, `trigger` and `fields`. Other keys may be left out: enabled is true, batch_size
-null, flush_interval 1.0, and sources, settings and mappings empty. Unknown keys are errors.
+`action`, `trigger` and `fields`. Other keys may be left out: enabled is true, rate_limit
+(events a second, null for the SOURCE_RATE_LIMIT setting) and batch_size null, flush_interval
+1.0, and sources, settings and mappings empty. Unknown keys are errors.
 
 Secrets are never written in clear: the export names, for every secret setting of the kind,
 the variable `SWITCHYARD_<DESTINATION NAME>_<SETTING KEY>`: upper case, each run of other

@@ -10,7 +10,7 @@ VERSION = 1
 REQUIRED: Any = object()
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENV = '{"env": "VARIABLE_NAME"}'
-SOURCE_KEYS = {"name", "enabled", "write_key"}
+SOURCE_KEYS = {"name", "enabled", "rate_limit", "write_key"}
 # Columns copied as they are, with their JSON type and default, in export order: a plain
 # column added to Destination or Mapping is one more line here.
 DESTINATION_COLUMNS: dict[str, tuple[str, Any]] = {

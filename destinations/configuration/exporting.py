@@ -39,7 +39,12 @@ def _export_source(source: Source, in_clear: bool, claimed: dict[str, str]) -> d
     if not in_clear:
         variable = env_name("SOURCE", source.name, "WRITE_KEY")
         write_key = _claim(variable, f"the write key of source '{source.name}'", claimed)
-    return {"name": source.name, "enabled": source.enabled, "write_key": write_key}
+    return {
+        "name": source.name,
+        "enabled": source.enabled,
+        "rate_limit": source.rate_limit,
+        "write_key": write_key,
+    }
 
 
 def _export_destination(destination: Destination, claimed: dict[str, str]) -> dict[str, Any]:

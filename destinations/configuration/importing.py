@@ -71,7 +71,10 @@ def _import_source(
 ) -> None:
     name = item["name"]
     source = Source.objects.filter(name=name).first() or Source(name=name)
-    values = {"enabled": take(item, "enabled", "true or false", True, path)}
+    values = {
+        "enabled": take(item, "enabled", "true or false", True, path),
+        "rate_limit": take(item, "rate_limit", "an integer or null", None, path),
+    }
     write_key, variable = _write_key(item.get("write_key"), f"{path}.write_key", environ)
     if write_key:
         values["write_key"] = write_key

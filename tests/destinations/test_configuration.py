@@ -34,7 +34,7 @@ SIGNUPS_FIELDS = {
 def configured(db) -> None:
     """Two sources, a Metronome destination with every mapping field set, a second one."""
     web = Source.objects.create(name="Web", write_key=WEB_KEY)
-    Source.objects.create(name="iOS app", enabled=False)
+    Source.objects.create(name="iOS app", enabled=False, rate_limit=500)
     billing = create_destination(
         "metronome",
         "Metronome billing",
@@ -71,7 +71,9 @@ def snapshot() -> dict[str, Any]:
     """Everything the configuration describes, as comparable values."""
     mappings = Mapping.objects.order_by("destination__name", "name")
     return {
-        "sources": list(Source.objects.order_by("name").values("name", "enabled", "write_key")),
+        "sources": list(
+            Source.objects.order_by("name").values("name", "enabled", "rate_limit", "write_key")
+        ),
         "destinations": [
             {
                 "name": d.name,
@@ -368,6 +370,8 @@ def invalid(document: dict, path: str, value: Any) -> dict:
         ("destinations.0.sources", "Web", "destinations[0].sources: expected an array"),
         ("sources.0.write_key", "short", "sources[0].write_key: a write key needs 32"),
         ("sources.0.name", "", "sources[0].name: This field cannot be blank."),
+        ("sources.0.rate_limit", 2.5, "sources[0].rate_limit: expected an integer or null"),
+        ("sources.0.rate_limit", -1, "sources[0].rate_limit:"),
         ("version", 2, "version: expected 1"),
     ],
 )

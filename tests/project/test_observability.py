@@ -1,13 +1,17 @@
 """/healthz and /metrics (SPEC §6)."""
 
+import time
 import uuid
 
+import httpx
 import pytest
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from destinations import routing
 from destinations.dispatch import dispatch_mapping
+from ingest import rate_limit
+from ingest.models import Source
 from tests.delivery import scenario
 from tests.delivery.sinks import always
 
@@ -72,6 +76,41 @@ def test_metrics_count_deliveries_and_time_attempts_after_traffic(anonymous_api,
     histogram = "switchyard_attempt_duration_seconds_count"
     assert scraped[(histogram, (("destination", f"Billing {RUN}"),))] == 1
     assert scraped[("switchyard_events_unrouted", ())] == 0
+
+
+def scraped_until(api: httpx.Client, expected: dict[tuple, float]) -> dict[tuple, float]:
+    """The metrics once they show `expected`: ingest counts reach Redis within a second."""
+    deadline = time.monotonic() + 5
+    while True:
+        scraped = samples(api.get("/metrics").text)
+        if all(scraped.get(name) == value for name, value in expected.items()):
+            return scraped
+        if time.monotonic() > deadline:
+            return scraped
+        time.sleep(0.1)
+
+
+def test_metrics_count_events_received_and_rejected_by_reason(anonymous_api, db, monkeypatch):
+    monkeypatch.setattr(rate_limit, "clock", lambda: 1_800_000_000.5)  # one window for all
+    source = Source.objects.create(name=f"Metrics {RUN}", rate_limit=4)
+    track = {"type": "track", "userId": "u1", "event": "Signed Up"}
+    batch = [track, track | {"event": ""}, {"type": "track", "event": "No user"}]
+    auth = (source.write_key, "")
+
+    anonymous_api.post("/v1/batch", json={"batch": batch}, auth=auth)
+    anonymous_api.post("/v1/batch", json={"batch": [track] * 3}, auth=auth)
+    refused = anonymous_api.post("/v1/batch", json={"batch": [track] * 2}, auth=auth)
+
+    assert refused.status_code == 429
+    labels = ("source", source.name)
+    expected = {
+        ("switchyard_events_received_total", (labels,)): 4,
+        ("switchyard_events_rejected_total", (("reason", "event_not_defined"), labels)): 1,
+        ("switchyard_events_rejected_total", (("reason", "id_required"), labels)): 1,
+        ("switchyard_events_rejected_total", (("reason", "rate_limited"), labels)): 2,
+    }
+    scraped = scraped_until(anonymous_api, expected)
+    assert {name: scraped.get(name) for name in expected} == expected
 
 
 def test_metrics_show_the_deliveries_waiting(anonymous_api, live_server, source):
