@@ -56,6 +56,20 @@ def pinned_target(request: Request) -> Target:
     return Target(urlunsplit(parts._replace(netloc=netloc)), headers, extensions)
 
 
+def plainly_private_host(url: str) -> str | None:
+    """The host of `url` when it is private without asking DNS (localhost or a non-public IP
+    literal), else None. Such a URL is refused when it is saved; a name is judged at send
+    time, on the address it then resolves to."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return host
+    try:
+        address = public_view(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+    return None if address.is_global else host
+
+
 def public_view(address: IPAddress) -> IPAddress:
     """An IPv4 address in IPv6 clothing (::ffff:10.0.0.1) is judged as the IPv4 it is."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:

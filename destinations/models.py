@@ -1,11 +1,13 @@
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from ingest.models import Source
 
 from . import encryption, mapping, triggers
+from .addresses import plainly_private_host
 from .integrations import REGISTRY, get_kind
 from .integrations.base import Action, Config, Kind
 
@@ -89,6 +91,18 @@ class Destination(models.Model):
             s.label for s in settings if s.required and s.default is None and s.key not in given
         ]:
             raise ValidationError(f"required: {', '.join(missing)}")
+        self.refuse_private_urls()
+
+    def refuse_private_urls(self) -> None:
+        if django_settings.ALLOW_PRIVATE_DESTINATIONS:
+            return
+        for key, value in self.settings.items():
+            host = plainly_private_host(value) if isinstance(value, str) else None
+            if host:
+                raise ValidationError(
+                    f"{key}: {host} is not a public address; set ALLOW_PRIVATE_DESTINATIONS "
+                    "to send to private networks"
+                )
 
 
 class Mapping(models.Model):

@@ -206,3 +206,16 @@ def test_destination_pages_run_a_bounded_number_of_queries(
         assert admin_client.get(CHANGELIST).status_code == 200
     with django_assert_max_num_queries(12):
         assert admin_client.get(change_url(billing)).status_code == 200
+
+
+def test_a_private_base_url_is_refused_by_the_form_when_the_guard_is_on(
+    admin_client, source, settings
+):
+    settings.ALLOW_PRIVATE_DESTINATIONS = False
+    form = metronome_form(source, base_url="http://169.254.169.254/latest")
+
+    response = admin_client.post(f"{ADD}?kind=metronome", form)
+
+    assert response.status_code == 200
+    assert "169.254.169.254 is not a public address" in response.content.decode()
+    assert not Destination.objects.exists()

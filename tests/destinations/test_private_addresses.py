@@ -3,9 +3,12 @@
 import socket
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from destinations.addresses import PrivateAddress, pinned_target
 from destinations.integrations.base import Outcome, Request
+from destinations.models import Destination
+from destinations.services import create_destination
 from destinations.transport import classify, send
 
 
@@ -75,3 +78,32 @@ def test_an_unknown_host_is_retried_as_enotfound(guard_on):
     result = classify(send(post("http://no-such-host.invalid/hook")))
 
     assert (result.outcome, result.code) == (Outcome.RETRY, "ENOTFOUND")
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:9000", "https://localhost/v1", "http://10.0.0.8", "http://[::1]:8080"],
+)
+def test_a_destination_with_a_private_url_cannot_be_saved_when_the_guard_is_on(
+    guard_on, db, base_url
+):
+    with pytest.raises(ValidationError, match="is not a public address"):
+        create_destination("metronome", "Billing", {"base_url": base_url}, {"api_token": "t"})
+
+    assert not Destination.objects.exists()
+
+
+def test_a_destination_named_by_a_public_host_is_saved_and_judged_at_send_time(guard_on, db):
+    destination = create_destination(
+        "metronome", "Billing", {"base_url": "https://metronome.example.com"}, {"api_token": "t"}
+    )
+
+    assert destination.pk
+
+
+def test_with_private_destinations_allowed_a_local_url_is_saved(db):
+    destination = create_destination(
+        "metronome", "Billing", {"base_url": "http://127.0.0.1:9000"}, {"api_token": "t"}
+    )
+
+    assert destination.pk
