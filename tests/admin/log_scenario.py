@@ -16,6 +16,7 @@ from tests.delivery.scenario import TRACK_TRIGGER, ingest_and_route, track
 # Looks like a real token so that a leak would be found by a plain substring search.
 SECRET_TOKEN = "mtr_live_9f2c41d7e8a0b3c6"
 LOG_URL = "/admin/destinations/delivery/"
+ATTEMPTS_URL = "/admin/destinations/deliveryattempt/"
 
 
 def billing(source: Source, sink_url: str, name: str = "Billing") -> Destination:
@@ -87,3 +88,13 @@ def section(page: str, element_id: str) -> str:
     start = page.index(f'id="{element_id}"')
     end = page.find('<div class="module"', start)
     return page[start : end if end != -1 else len(page)]
+
+
+def page(client, query: str = "", url: str = LOG_URL) -> str:
+    response = client.get(f"{url}{query}")
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def ids(deliveries) -> set[int]:
+    return {delivery.pk for delivery in deliveries}
