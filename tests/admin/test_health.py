@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from destinations.health import destination_health
-from destinations.models import Destination, DestinationState
+from destinations.models import Delivery, Destination, DestinationState
+from ingest.models import Event
 from project.tallies import hour_of
 from tests.admin.factories import TOKEN, store_deliveries
 
@@ -50,6 +51,20 @@ def test_p95_latency_of_a_single_delivery_is_its_latency(billing, mapping):
     store_deliveries(mapping, "delivered", 1, now, timedelta(milliseconds=250))
 
     assert destination_health(billing, now).p95_latency == timedelta(milliseconds=250)
+
+
+def test_replays_count_by_status_but_stay_out_of_the_latency(billing, mapping):
+    now = timezone.now()
+    store_deliveries(mapping, "delivered", 1, now, timedelta(milliseconds=250))
+    replays = store_deliveries(mapping, "delivered", 2, now, timedelta(milliseconds=250))
+    # Their events came in three days before someone replayed them.
+    Event.objects.filter(deliveries__in=replays).update(received_at=now - timedelta(days=3))
+    Delivery.objects.filter(pk__in=[d.pk for d in replays]).update(replay=True)
+
+    health = destination_health(billing, now)
+
+    assert health.delivered == 3
+    assert health.p95_latency == timedelta(milliseconds=250)
 
 
 def test_no_delivered_delivery_means_no_latency(billing, mapping):
