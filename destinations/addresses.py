@@ -10,7 +10,10 @@ DNS answer that changes between the check and the connection cannot slip a priva
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
 
 from .integrations.base import Request
 
@@ -56,18 +59,24 @@ def pinned_target(request: Request) -> Target:
     return Target(urlunsplit(parts._replace(netloc=netloc)), headers, extensions)
 
 
-def plainly_private_host(url: str) -> str | None:
-    """The host of `url` when it is private without asking DNS (localhost or a non-public IP
-    literal), else None. Such a URL is refused when it is saved; a name is judged at send
-    time, on the address it then resolves to."""
-    host = (urlsplit(url).hostname or "").rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return host
-    try:
-        address = public_view(ipaddress.ip_address(host))
-    except ValueError:
+def saved_url_problem(value: Any) -> str | None:
+    """Why a URL typed into a setting or a mapping cannot be saved while the guard is on: its
+    host is private without asking DNS (localhost or a non-public IP literal). A name is
+    judged at send time, on the address it then resolves to."""
+    if settings.ALLOW_PRIVATE_DESTINATIONS or not isinstance(value, str):
         return None
-    return None if address.is_global else host
+    host = (urlsplit(value).hostname or "").rstrip(".")
+    if host != "localhost" and not host.endswith(".localhost"):
+        try:
+            address = public_view(ipaddress.ip_address(host))
+        except ValueError:
+            return None  # a name
+        if address.is_global:
+            return None
+    return (
+        f"{host} is not a public address; set ALLOW_PRIVATE_DESTINATIONS to send to private "
+        "networks"
+    )
 
 
 def public_view(address: IPAddress) -> IPAddress:

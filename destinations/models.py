@@ -1,13 +1,12 @@
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from ingest.models import Source
 
 from . import encryption, mapping, triggers
-from .addresses import plainly_private_host
+from .addresses import saved_url_problem
 from .integrations import REGISTRY, get_kind
 from .integrations.base import Action, Config, Kind
 
@@ -94,15 +93,9 @@ class Destination(models.Model):
         self.refuse_private_urls()
 
     def refuse_private_urls(self) -> None:
-        if django_settings.ALLOW_PRIVATE_DESTINATIONS:
-            return
         for key, value in self.settings.items():
-            host = plainly_private_host(value) if isinstance(value, str) else None
-            if host:
-                raise ValidationError(
-                    f"{key}: {host} is not a public address; set ALLOW_PRIVATE_DESTINATIONS "
-                    "to send to private networks"
-                )
+            if problem := saved_url_problem(value):
+                raise ValidationError(f"{key}: {problem}")
 
 
 class Mapping(models.Model):
@@ -186,6 +179,9 @@ def fields_problem(action: Action, fields: Any) -> str | None:
     required = [f.key for f in action.fields if f.required and f.key not in fields]
     if required:
         return f"required field {', '.join(map(repr, required))} has no mapping"
+    for field in action.fields:
+        if field.type == "url" and (problem := saved_url_problem(fields.get(field.key))):
+            return f"{field.key}: {problem}"
     return None
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from destinations.addresses import PrivateAddress, pinned_target
 from destinations.integrations.base import Outcome, Request
-from destinations.models import Destination
+from destinations.models import Destination, Mapping
 from destinations.services import create_destination
 from destinations.transport import classify, send
 
@@ -107,3 +107,17 @@ def test_with_private_destinations_allowed_a_local_url_is_saved(db):
     )
 
     assert destination.pk
+
+
+def test_a_webhook_mapping_to_a_private_url_cannot_be_saved_when_the_guard_is_on(guard_on, db):
+    destination = create_destination("webhook", "Hooks")
+    hook = Mapping(
+        destination=destination,
+        name="Internal",
+        action="send",
+        trigger='type = "track"',
+        fields={"url": "http://192.168.1.20/hook", "method": "POST", "data": {"@path": "$."}},
+    )
+
+    with pytest.raises(ValidationError, match=r"url: 192\.168\.1\.20 is not a public address"):
+        hook.full_clean()
