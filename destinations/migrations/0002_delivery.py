@@ -5,147 +5,266 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('destinations', '0001_initial'),
-        ('ingest', '0001_initial'),
+        ("destinations", "0001_initial"),
+        ("ingest", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DestinationState',
+            name="DestinationState",
             fields=[
-                ('destination', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='state', serialize=False, to='destinations.destination')),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('paused_until', models.DateTimeField(blank=True, null=True)),
-                ('probing', models.BooleanField(default=False)),
-                ('next_request_at', models.DateTimeField(blank=True, null=True)),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('last_error_code', models.CharField(blank=True, max_length=60)),
-                ('last_error_message', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "destination",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="state",
+                        serialize=False,
+                        to="destinations.destination",
+                    ),
+                ),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("paused_until", models.DateTimeField(blank=True, null=True)),
+                ("probing", models.BooleanField(default=False)),
+                ("next_request_at", models.DateTimeField(blank=True, null=True)),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                ("last_error_code", models.CharField(blank=True, max_length=60)),
+                ("last_error_message", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.AddField(
-            model_name='destination',
-            name='breaker_cooldown_seconds',
-            field=models.FloatField(default=30.0, help_text='How long a pause lasts before one probe request.'),
+            model_name="destination",
+            name="breaker_cooldown_seconds",
+            field=models.FloatField(
+                default=30.0, help_text="How long a pause lasts before one probe request."
+            ),
         ),
         migrations.AddField(
-            model_name='destination',
-            name='breaker_threshold',
-            field=models.PositiveIntegerField(default=20, help_text='Consecutive retryable failures that pause the destination.'),
+            model_name="destination",
+            name="breaker_threshold",
+            field=models.PositiveIntegerField(
+                default=20, help_text="Consecutive retryable failures that pause the destination."
+            ),
         ),
         migrations.AddField(
-            model_name='destination',
-            name='max_concurrency',
-            field=models.PositiveSmallIntegerField(default=4, help_text='Requests in flight at once, at most.'),
+            model_name="destination",
+            name="max_concurrency",
+            field=models.PositiveSmallIntegerField(
+                default=4, help_text="Requests in flight at once, at most."
+            ),
         ),
         migrations.AddField(
-            model_name='destination',
-            name='rate_limit',
-            field=models.FloatField(blank=True, help_text='Requests per second, at most; empty: no limit.', null=True),
+            model_name="destination",
+            name="rate_limit",
+            field=models.FloatField(
+                blank=True, help_text="Requests per second, at most; empty: no limit.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='destination',
-            name='retry_base_seconds',
+            model_name="destination",
+            name="retry_base_seconds",
             field=models.FloatField(default=10.0),
         ),
         migrations.AddField(
-            model_name='destination',
-            name='retry_cap_seconds',
+            model_name="destination",
+            name="retry_cap_seconds",
             field=models.FloatField(default=600.0),
         ),
         migrations.AddField(
-            model_name='destination',
-            name='retry_window_seconds',
-            field=models.PositiveIntegerField(default=14400, help_text='Give up after this long since the first attempt (and at least 3 attempts).'),
+            model_name="destination",
+            name="retry_window_seconds",
+            field=models.PositiveIntegerField(
+                default=14400,
+                help_text=(
+                    "Give up after this long since the first attempt (and at least 3 attempts)."
+                ),
+            ),
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('in_flight', 'In Flight'), ('retrying', 'Retrying'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('payload', models.JSONField(blank=True, null=True)),
-                ('payload_bytes', models.PositiveIntegerField(default=0)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('first_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('claim', models.UUIDField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, max_length=60)),
-                ('error_message', models.TextField(blank=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('destination', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='destinations.destination')),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='ingest.event')),
-                ('mapping', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='destinations.mapping')),
-                ('replay_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replays', to='destinations.delivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("in_flight", "In Flight"),
+                            ("retrying", "Retrying"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("payload", models.JSONField(blank=True, null=True)),
+                ("payload_bytes", models.PositiveIntegerField(default=0)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                ("first_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("claim", models.UUIDField(blank=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("last_status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, max_length=60)),
+                ("error_message", models.TextField(blank=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "destination",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="destinations.destination",
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="ingest.event",
+                    ),
+                ),
+                (
+                    "mapping",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="destinations.mapping",
+                    ),
+                ),
+                (
+                    "replay_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replays",
+                        to="destinations.delivery",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
+                "verbose_name_plural": "deliveries",
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('item_count', models.PositiveIntegerField()),
-                ('outcome', models.CharField(max_length=16)),
-                ('request_method', models.CharField(max_length=10)),
-                ('request_url', models.TextField()),
-                ('request_headers', models.JSONField(default=dict)),
-                ('request_body', models.TextField(blank=True)),
-                ('response_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('response_headers', models.JSONField(default=dict)),
-                ('response_body', models.TextField(blank=True)),
-                ('error_code', models.CharField(blank=True, max_length=60)),
-                ('error_message', models.TextField(blank=True)),
-                ('deliveries', models.ManyToManyField(related_name='attempt_log', to='destinations.delivery')),
-                ('destination', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='destinations.destination')),
-                ('mapping', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='destinations.mapping')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("duration_ms", models.PositiveIntegerField()),
+                ("item_count", models.PositiveIntegerField()),
+                ("outcome", models.CharField(max_length=16)),
+                ("request_method", models.CharField(max_length=10)),
+                ("request_url", models.TextField()),
+                ("request_headers", models.JSONField(default=dict)),
+                ("request_body", models.TextField(blank=True)),
+                ("response_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("response_headers", models.JSONField(default=dict)),
+                ("response_body", models.TextField(blank=True)),
+                ("error_code", models.CharField(blank=True, max_length=60)),
+                ("error_message", models.TextField(blank=True)),
+                (
+                    "deliveries",
+                    models.ManyToManyField(related_name="attempt_log", to="destinations.delivery"),
+                ),
+                (
+                    "destination",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="destinations.destination",
+                    ),
+                ),
+                (
+                    "mapping",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="destinations.mapping",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='FilteredCount',
+            name="FilteredCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('reason', models.CharField(max_length=40)),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('mapping', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='filtered', to='destinations.mapping')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField()),
+                ("reason", models.CharField(max_length=40)),
+                ("count", models.PositiveIntegerField(default=0)),
+                (
+                    "mapping",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="filtered",
+                        to="destinations.mapping",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'retrying'])), fields=['mapping', 'next_attempt_at'], name='delivery_due'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "retrying"])),
+                fields=["mapping", "next_attempt_at"],
+                name="delivery_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('status', 'in_flight')), fields=['destination', 'lease_expires_at'], name='delivery_in_flight'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("status", "in_flight")),
+                fields=["destination", "lease_expires_at"],
+                name="delivery_in_flight",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['destination', 'status', '-created_at'], name='delivery_log'),
+            model_name="delivery",
+            index=models.Index(
+                fields=["destination", "status", "-created_at"], name="delivery_log"
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['created_at'], name='delivery_created'),
+            model_name="delivery",
+            index=models.Index(fields=["created_at"], name="delivery_created"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('replay_of__isnull', True)), fields=('event', 'mapping'), name='delivery_unique_route'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("replay_of__isnull", True)),
+                fields=("event", "mapping"),
+                name="delivery_unique_route",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deliveryattempt',
-            index=models.Index(fields=['destination', '-started_at'], name='attempt_log'),
+            model_name="deliveryattempt",
+            index=models.Index(fields=["destination", "-started_at"], name="attempt_log"),
         ),
         migrations.AddConstraint(
-            model_name='filteredcount',
-            constraint=models.UniqueConstraint(fields=('mapping', 'hour', 'reason'), name='filtered_count_unique'),
+            model_name="filteredcount",
+            constraint=models.UniqueConstraint(
+                fields=("mapping", "hour", "reason"), name="filtered_count_unique"
+            ),
         ),
     ]

@@ -4,24 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('destinations', '0002_delivery'),
-        ('ingest', '0001_initial'),
+        ("destinations", "0002_delivery"),
+        ("ingest", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='delivery',
-            name='delivery_unique_route',
+            model_name="delivery",
+            name="delivery_unique_route",
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='replay',
+            model_name="delivery",
+            name="replay",
             field=models.BooleanField(default=False),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('replay', False)), fields=('event', 'mapping'), name='delivery_unique_route'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("replay", False)),
+                fields=("event", "mapping"),
+                name="delivery_unique_route",
+            ),
         ),
     ]

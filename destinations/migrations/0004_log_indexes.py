@@ -4,19 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('destinations', '0003_replay_flag'),
-        ('ingest', '0002_message_index'),
+        ("destinations", "0003_replay_flag"),
+        ("ingest", "0002_message_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('error_code', ''), _negated=True), fields=['error_code', '-created_at'], name='delivery_error'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("error_code", ""), _negated=True),
+                fields=["error_code", "-created_at"],
+                name="delivery_error",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('replay', True)), fields=['-created_at'], name='delivery_replay'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("replay", True)), fields=["-created_at"], name="delivery_replay"
+            ),
         ),
     ]

@@ -4,14 +4,20 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingest', '0002_message_index'),
+        ("ingest", "0002_message_index"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='event',
-            options={'permissions': [('view_payloads', 'Can see payloads: events, requests, responses, error details')]},
+            name="event",
+            options={
+                "permissions": [
+                    (
+                        "view_payloads",
+                        "Can see payloads: events, requests, responses, error details",
+                    )
+                ]
+            },
         ),
     ]

@@ -4,22 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingest', '0003_payload_permission'),
+        ("ingest", "0003_payload_permission"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='event',
-            name='event_unique_message',
+            model_name="event",
+            name="event_unique_message",
         ),
         migrations.RemoveIndex(
-            model_name='event',
-            name='event_message',
+            model_name="event",
+            name="event_message",
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.UniqueConstraint(fields=('message_id', 'source'), name='event_unique_message'),
+            model_name="event",
+            constraint=models.UniqueConstraint(
+                fields=("message_id", "source"), name="event_unique_message"
+            ),
         ),
     ]

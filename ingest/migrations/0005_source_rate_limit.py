@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingest', '0004_message_first'),
+        ("ingest", "0004_message_first"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='source',
-            name='rate_limit',
-            field=models.PositiveIntegerField(blank=True, help_text='Events a second this source may send; more are refused with 429 (SDKs retry). Empty: the SOURCE_RATE_LIMIT setting; 0: no limit.', null=True),
+            model_name="source",
+            name="rate_limit",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text=(
+                    "Events a second this source may send; more are refused with 429 (SDKs retry). "
+                    "Empty: the SOURCE_RATE_LIMIT setting; 0: no limit."
+                ),
+                null=True,
+            ),
         ),
     ]
