@@ -32,7 +32,22 @@ DELIVERY_TUNING = (
 )
 
 
-class MappingInline(admin.TabularInline):
+class MappingColumns:
+    """How a mapping's action and trigger read in the destination's list and on its own page."""
+
+    @admin.display(description="Action")
+    def action_title(self, mapping: Mapping) -> str:
+        try:
+            return mapping.action_spec.title
+        except KeyError:  # an action an upgrade removed: show what is stored
+            return mapping.action
+
+    @admin.display(description="Trigger")
+    def trigger_code(self, mapping: Mapping) -> str:
+        return format_html("<code>{}</code>", mapping.trigger)
+
+
+class MappingInline(MappingColumns, admin.TabularInline):
     """The destination's mappings at a glance; each is edited and tested on its own page."""
 
     model = Mapping
@@ -47,25 +62,10 @@ class MappingInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Destination | None = None) -> bool:
         return False  # a new mapping starts from an action: the "New mapping" button
 
-    @admin.display(description="Action")
-    def action_title(self, mapping: Mapping) -> str:
-        return action_title(mapping)
-
-    @admin.display(description="Trigger")
-    def trigger_code(self, mapping: Mapping) -> str:
-        return format_html("<code>{}</code>", mapping.trigger)
-
     @admin.display(description="")
     def test_link(self, mapping: Mapping) -> str:
         url = reverse("admin:destinations_mapping_test", args=[mapping.pk])
         return format_html('<a href="{}">Test mapping</a>', url)
-
-
-def action_title(mapping: Mapping) -> str:
-    try:
-        return mapping.action_spec.title
-    except KeyError:  # an action an upgrade removed: show what is stored
-        return mapping.action
 
 
 @admin.register(Destination)

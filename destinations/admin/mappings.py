@@ -21,13 +21,13 @@ from ..health import filtered_counts
 from ..integrations.base import NO_DEFAULT, Action
 from ..models import Destination, Mapping
 from ..preview import dry_run, send_test_event
-from .destinations import action_title
+from .destinations import MappingColumns
 
 RECENT_EVENTS = 20
 
 
 @admin.register(Mapping)
-class MappingAdmin(admin.ModelAdmin):
+class MappingAdmin(MappingColumns, admin.ModelAdmin):
     form = MappingForm
     list_display = ("name", "destination", "action_title", "trigger_code", "enabled")
     list_filter = ("enabled", "destination")
@@ -114,7 +114,7 @@ class MappingAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": mapping,
-            "action_title": action_title(mapping),
+            "action_title": self.action_title(mapping),
             "title": f"Test mapping “{mapping.name}”",
             "form": form,
             "preview": preview,
@@ -130,14 +130,6 @@ class MappingAdmin(admin.ModelAdmin):
         destination = mapping.destination
         url = reverse("admin:destinations_destination_change", args=[destination.pk])
         return format_html('<a href="{}">{}</a> ({})', url, destination, destination.kind_spec.name)
-
-    @admin.display(description="Action")
-    def action_title(self, mapping: Mapping) -> str:
-        return action_title(mapping)
-
-    @admin.display(description="Trigger")
-    def trigger_code(self, mapping: Mapping) -> str:
-        return format_html("<code>{}</code>", mapping.trigger)
 
     @admin.display(description="Action's fields")
     def action_schema(self, mapping: Mapping) -> str:
