@@ -9,7 +9,7 @@ in flight wait for it, then share the next INSERT and its commit (see `GroupComm
 """
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -57,15 +57,24 @@ class Turn(Enum):
     ALONE = "alone"  # a shared INSERT failed: insert these rows by themselves
 
 
-@dataclass
 class Waiter:
-    rows: Rows
-    turn: Turn = Turn.WAITING
-    woken: threading.Event = field(default_factory=threading.Event)
+    """A queued request; `wake` hands it its turn."""
+
+    __slots__ = ("rows", "signal", "turn")
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+        self.turn = Turn.WAITING
+        # A bare lock held until woken: blocking on it costs less than on a threading.Event.
+        self.signal = threading.Lock()
+        self.signal.acquire()
+
+    def wait(self) -> None:
+        self.signal.acquire()
 
     def wake(self, turn: Turn) -> None:
         self.turn = turn
-        self.woken.set()
+        self.signal.release()
 
 
 class GroupCommit:
@@ -92,7 +101,7 @@ class GroupCommit:
             waiter.turn = Turn.WAITING if self.leading else Turn.LEAD
             self.leading = True
         if waiter.turn is Turn.WAITING:
-            waiter.woken.wait()
+            waiter.wait()
         if waiter.turn is Turn.LEAD:
             return self.lead(waiter)
         if waiter.turn is Turn.ALONE:

@@ -5,7 +5,10 @@ PostgreSQL and Redis, which threads overlap, and concurrent /v1/track requests o
 then share one INSERT and commit (ingest/storage.py). Threads also keep HTTP keep-alive
 connections open between requests, as SDKs expect; the sync worker closes every one, which
 cost the bench's ceiling half its throughput. One process per core: the GIL lets a process
-use one core at most. Settings and measurements: README, Performance.
+use one core at most. Sixteen threads a process: a request waiting for a commit holds its
+thread, and the more requests a process has in flight the more of them share each commit
+(8 threads: about 4 to a commit; 16: about 8, and half the PostgreSQL work per event).
+Settings and measurements: README, Performance.
 """
 
 import os
@@ -13,7 +16,7 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "8"))
+threads = int(os.environ.get("WEB_THREADS", "16"))
 # Longer than load balancers' usual idle timeout (60 s), so that the balancer, not gunicorn,
 # closes an idle connection: no request is ever sent on a connection being closed.
 keepalive = 75
