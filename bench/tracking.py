@@ -18,7 +18,7 @@ from bench.wrk import Load, WrkResult, run_wrk
 CEILING_PATH = "/bench/ceiling"
 TRACK_PATH = "/v1/track"
 BATCH_PATH = "/v1/batch"
-ROUNDS = 5
+ROUNDS = 7
 
 
 @dataclass(frozen=True)
