@@ -7,7 +7,7 @@ connections open between requests, as SDKs expect; the sync worker closes every 
 cost the bench's ceiling half its throughput. One process per core: the GIL lets a process
 use one core at most. Sixteen threads a process: a request waiting for a commit holds its
 thread, and the more requests a process has in flight the more of them share each commit
-(8 threads: about 4 to a commit; 16: about 8, and half the PostgreSQL work per event).
+(8 threads: about 4 to a commit; 16: about 8, and a third less PostgreSQL work per event).
 Settings and measurements: README, Performance.
 """
 

@@ -1,8 +1,8 @@
 """The admin's session, user and message middleware, passed over by the Tracking API.
 
 A /v1/ request is authenticated by its write key and answers JSON to an SDK: sessions, users
-and flash messages have nothing to do with it, yet they cost it a fifth of what Django spends
-on a request (measured with callgrind). Each class is the stock middleware (the admin's
+and flash messages have nothing to do with it, yet they cost it 145k instructions, a sixth of
+what Django spends on a bare view (callgrind). Each class is the stock middleware (the admin's
 system checks look for them) with the Tracking API's paths let through.
 """
 
