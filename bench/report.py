@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-GUNICORN_SETTINGS = ("workers", "worker_class", "threads", "keepalive")
+GUNICORN_SETTINGS = ("workers", "worker_class", "threads", "keepalive", "reuse_port")
 # Above this one-minute load average per core, other work competed with the benchmark.
 BUSY_LOAD_PER_CORE = 0.5
 PG_SETTINGS = (

@@ -12,6 +12,7 @@ Settings and measurements: README, Performance.
 """
 
 import os
+import socket
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
@@ -22,3 +23,24 @@ threads = int(os.environ.get("WEB_THREADS", "16"))
 keepalive = 75
 # The default control socket is one path per user: two servers on a machine would collide.
 control_socket_disable = True
+# Each process listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them evenly. On one shared socket, whichever process woke first took most of
+# a burst of new connections (make bench's 64 split 64/0 and 84/20 between two processes)
+# and, with keep-alive, kept them: one process saturated while the other idled. A load
+# balancer's few long-lived upstream connections are such a burst.
+reuse_port = True
+
+
+def on_starting(server) -> None:
+    """Refuse a port that another server listens on: with SO_REUSEPORT the bind would succeed
+    and the two servers would silently share the traffic."""
+    host, _, port = bind.rpartition(":")
+    family, _, proto, _, address = socket.getaddrinfo(
+        host.strip("[]"), int(port), type=socket.SOCK_STREAM
+    )[0]
+    with socket.socket(family, socket.SOCK_STREAM, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise SystemExit(f"cannot listen on {bind}: {error.strerror}") from error
