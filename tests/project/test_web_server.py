@@ -1,0 +1,25 @@
+import socket
+import subprocess
+
+from tests.servers import BASE_DIR, BIN, free_port, process_env
+
+
+def test_the_web_server_refuses_a_port_another_server_already_listens_on(db):
+    port = free_port()
+    with socket.socket() as other_server:
+        # As another gunicorn worker would: with SO_REUSEPORT a second bind would succeed.
+        other_server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other_server.bind(("127.0.0.1", port))
+        other_server.listen()
+
+        server = subprocess.run(
+            [BIN / "gunicorn", "-c", BASE_DIR / "project/gunicorn.conf.py", "project.wsgi"],
+            cwd=BASE_DIR,
+            env=process_env(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert server.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in server.stderr
