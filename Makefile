@@ -29,9 +29,10 @@ $(CHROMIUM):
 		exit 1; \
 	fi
 
-# The suite runs on PostgreSQL when one answers at DATABASE_URL (or the local default),
-# on SQLite otherwise.
+# The import contracts (pyproject.toml) first, then the suite: on PostgreSQL when one answers at
+# DATABASE_URL (or the local default), on SQLite otherwise.
 test: venv $(CHROMIUM)
+	$(VENV)/bin/lint-imports --no-cache
 	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
 	echo "make test: database $$DATABASE_URL"; \
 	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 SECURE_SSL_REDIRECT=false $(VENV)/bin/pytest -n auto $(PYTEST_ARGS)

@@ -7,7 +7,8 @@ from django.db import transaction
 
 from ingest.models import Source
 
-from . import encryption, transport
+from . import encryption
+from .delivery import transport
 from .models import Destination, Mapping
 
 

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from . import doorbell, routing, sweeper
-from .dispatch import dispatch_mapping
+from .delivery import doorbell, retention, routing, sweeper
+from .delivery.dispatch import dispatch_mapping
 
 
 @shared_task(name="destinations.route")
@@ -26,4 +26,4 @@ def sweep() -> None:
 
 @shared_task(name="destinations.purge")
 def purge() -> None:
-    sweeper.purge_expired()
+    retention.purge_expired()

@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from project.redis_connection import client
+from infra.redis_connection import client
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from project.tallies import hour_of
+from infra.tallies import hour_of
 
 from .models import Event, Rejection, Source
 

@@ -10,9 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from destinations.doorbell import ring_router_soon
-from project import metrics
-from project.tallies import add_counts, hour_of
+from infra import metrics
+from infra.tallies import add_counts, hour_of
 
 from . import rate_limit
 from .errors import IngestError, bad_request, payload_too_large
@@ -20,6 +19,7 @@ from .models import Rejection
 from .normalize import Accepted, RequestContext, normalize
 from .normalize import Rejection as Rejected
 from .selectors import SourceRef, source_for_write_key
+from .signals import events_stored
 from .storage import insert_events
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def store_events(source_id: int, accepted: list[Accepted], received_at: datetime
         unique.setdefault(item.message_id, item)
     # When another request's INSERT carried these rows, that request rings the router.
     if unique and insert_events(source_id, list(unique.values()), received_at):
-        transaction.on_commit(ring_router_soon)
+        transaction.on_commit(announce_stored)
 
 
 def count_rejections(source_id: int, rejected: list[Rejected], received_at: datetime) -> None:
@@ -156,3 +156,7 @@ def count_rejections(source_id: int, rejected: list[Rejected], received_at: date
     counts: Counter[tuple] = Counter((source_id, hour, item.code) for item in rejected)
     latest = {(source_id, hour, item.code): {"example": item.example} for item in rejected}
     add_counts(Rejection, counts, ("source_id", "hour", "code"), latest)
+
+
+def announce_stored() -> None:
+    events_stored.send(sender=None)

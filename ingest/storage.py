@@ -1,6 +1,6 @@
 """Writing events: one statement per request, and one for many requests when they meet.
 
-SPEC §2.7 asks for one multi-row statement per request: project.bulk.insert_rows sends the
+SPEC §2.7 asks for one multi-row statement per request: infra.bulk.insert_rows sends the
 rows as one JSON document, the statement's only parameter. ON CONFLICT DO NOTHING (INSERT OR
 IGNORE on SQLite) is the messageId dedup.
 
@@ -15,7 +15,7 @@ from enum import Enum
 
 from django.db import connection
 
-from project.bulk import insert_rows
+from infra.bulk import insert_rows
 
 from .models import Event
 from .normalize import Accepted

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from .metrics import SwitchyardCollector
-from .redis_connection import client
+from infra.metrics import SwitchyardCollector
+from infra.redis_connection import client
 
 registry = CollectorRegistry(auto_describe=False)
 registry.register(SwitchyardCollector())

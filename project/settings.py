@@ -62,6 +62,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The admin's template tags live with the admin code, not in an app's templatetags/.
+            "libraries": {"delivery_log": "destinations.admin.delivery_tags"},
         },
     },
 ]

@@ -11,7 +11,7 @@ from pytest_django.fixtures import _set_suffix_to_test_databases
 
 from ingest.models import Source
 from project.celery import app as celery_app
-from tests.delivery.sinks import Sink
+from tests.destinations.delivery.sinks import Sink
 
 
 def pytest_configure(config) -> None:
@@ -51,7 +51,7 @@ def api(live_server, source) -> httpx.Client:
 
 @pytest.fixture
 def sinks() -> Iterator[Callable[..., Sink]]:
-    """Makes local HTTP sinks (see tests/delivery/sinks.py), closed after the test."""
+    """Makes local HTTP sinks (see tests/destinations/delivery/sinks.py), closed after the test."""
     made: list[Sink] = []
 
     def make(**kwargs) -> Sink:

@@ -1,5 +1,5 @@
 """The delivery log (SPEC §6): read-only pages over deliveries and attempts, filtered and searched
-on indexed columns and paged without COUNT(*); replays go through destinations.replay."""
+on indexed columns and paged without COUNT(*); replays go through delivery.replay."""
 
 from datetime import datetime
 from typing import Any
@@ -15,13 +15,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from .. import selectors
+from ..delivery.replay import replay_deliveries
 from ..models import Delivery, DeliveryAttempt
-from ..pagination import LookaheadChangeList, LookaheadPaginator
-from ..replay import replay_deliveries
-from ..templatetags.delivery_log import status_badge
 from . import delivery_filters as filters
+from . import selectors
 from .delivery_forms import ReplayRangeForm
+from .delivery_tags import status_badge
+from .pagination import LookaheadChangeList, LookaheadPaginator
 
 TEMPLATES = "admin/destinations/delivery"
 

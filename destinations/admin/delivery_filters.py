@@ -11,9 +11,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import selectors
 from ..integrations.base import Outcome
 from ..models import Delivery
+from . import selectors
 from .delivery_forms import CreatedRangeForm
 
 

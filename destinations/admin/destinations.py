@@ -14,12 +14,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from ..forms import destination_form
-from ..health import destination_health
 from ..integrations import KINDS, REGISTRY
 from ..models import Destination, Mapping
-from ..preview import connection_verdict
 from ..services import add_preset_mappings
+from .forms import destination_form
+from .health import destination_health
+from .preview import connection_verdict
 
 DELIVERY_TUNING = (
     "max_concurrency",

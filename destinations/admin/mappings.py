@@ -16,12 +16,12 @@ from django.utils.html import format_html
 
 from ingest.selectors import latest_events
 
-from ..forms import MappingForm, SampleEventForm, new_mapping_form
-from ..health import filtered_counts
 from ..integrations.base import NO_DEFAULT, Action
 from ..models import Destination, Mapping
-from ..preview import dry_run, send_test_event
 from .destinations import MappingColumns
+from .forms import MappingForm, SampleEventForm, new_mapping_form
+from .health import filtered_counts
+from .preview import dry_run, send_test_event
 
 RECENT_EVENTS = 20
 

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from destinations._mapping_js import js_text
+from destinations.mapping import js_text
 
 from .base import Action, Builder, Config, Field, Kind, Preset, Request, Setting, json_request
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from destinations._mapping_js import js_text
+from destinations.mapping import js_text
 
 from .base import Action, Config, Field, Kind, Request, Setting
 

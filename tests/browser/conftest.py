@@ -12,7 +12,7 @@ from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
 
 # A real Celery worker (with beat) on the test database delivers the journey's events.
-from tests.delivery.conftest import start_worker  # noqa: F401
+from tests.destinations.delivery.conftest import start_worker  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

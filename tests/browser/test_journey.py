@@ -18,9 +18,9 @@ from playwright.sync_api import Page, Response, expect
 from destinations.encryption import MASK
 from destinations.models import Delivery, Destination
 from ingest.models import Source
-from tests.delivery import scenario
-from tests.delivery.conftest import wait_until
-from tests.delivery.sinks import Received, Sink
+from tests.destinations.delivery import scenario
+from tests.destinations.delivery.conftest import wait_until
+from tests.destinations.delivery.sinks import Received, Sink
 
 # Distinctive, so that finding it anywhere in a page is certainly a leak.
 TOKEN = "mtr_live_9c2f7a41e8b35d06"

@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from destinations.addresses import PrivateAddress, pinned_target
+from destinations.delivery.transport import classify, send
 from destinations.integrations.base import Outcome, Request
 from destinations.models import Destination, Mapping
 from destinations.services import create_destination
-from destinations.transport import classify, send
 
 
 def post(url: str) -> Request:

@@ -5,8 +5,8 @@ import logging
 import pytest
 from django.db import connection
 
+from destinations.admin.forms import destination_form
 from destinations.encryption import Secrets, SecretsUnreadable
-from destinations.forms import destination_form
 from destinations.models import Destination
 from destinations.services import check_connection, create_destination
 from tests.servers import free_port

@@ -8,12 +8,12 @@ import pytest
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from destinations import routing
-from destinations.dispatch import dispatch_mapping
+from destinations.delivery import routing
+from destinations.delivery.dispatch import dispatch_mapping
 from ingest import rate_limit
 from ingest.models import Source
-from tests.delivery import scenario
-from tests.delivery.sinks import always
+from tests.destinations.delivery import scenario
+from tests.destinations.delivery.sinks import always
 
 RUN = uuid.uuid4().hex[:8]
 

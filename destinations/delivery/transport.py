@@ -1,0 +1,227 @@
+"""Sending destination requests and reading the answers (SPEC §5.2 last lines, §5.4).
+
+One pooled HTTP client per process for every kind; `send` never raises, it returns an
+`Exchange` whose error fields say what went wrong, and `classify` turns an exchange into
+delivered / retry / failed with Segment's error codes.
+"""
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from importlib.metadata import version
+
+import httpx
+from django.conf import settings
+
+from ..addresses import PrivateAddress, Target, Unresolvable, pinned_target
+from ..encryption import MASK
+from ..integrations.base import Action, Config, ItemResult, Outcome, Request
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 1024 * 1024
+RETRYABLE_STATUSES = frozenset({408, 423, 429})
+# A destination asking for more than a day is wrong; the retry window decides after that.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
+USER_AGENT = f"Switchyard/{version('switchyard')}"
+INVALID_REQUEST = "INVALID_REQUEST"
+PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    request: Request
+    started_at: datetime
+    duration_ms: int
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: bytes = b""
+    error_code: str = ""
+    error_message: str = ""
+
+
+_client: httpx.Client | None = None
+_client_pid = 0
+
+
+def client() -> httpx.Client:
+    """The process's client; a forked worker makes its own rather than share sockets."""
+    global _client, _client_pid
+    if _client is None or _client_pid != os.getpid():
+        _client = httpx.Client(
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        _client_pid = os.getpid()
+    return _client
+
+
+def send(request: Request) -> Exchange:
+    started_at = datetime.now(UTC)
+    start = time.perf_counter()
+
+    def exchange(**outcome) -> Exchange:
+        duration_ms = round((time.perf_counter() - start) * 1000)
+        return Exchange(request, started_at, duration_ms, **outcome)
+
+    try:
+        target = guarded(request)
+        with client().stream(
+            request.method,
+            target.url,
+            headers=target.headers,
+            content=request.body,
+            extensions=target.extensions,
+            timeout=httpx.Timeout(
+                settings.DESTINATION_READ_TIMEOUT, connect=settings.DESTINATION_CONNECT_TIMEOUT
+            ),
+        ) as response:
+            body = read_capped(response)
+            return exchange(
+                status=response.status_code,
+                response_headers=dict(response.headers),
+                response_body=body,
+            )
+    except PrivateAddress as error:
+        return exchange(error_code=PRIVATE_ADDRESS, error_message=str(error))
+    except Unresolvable as error:
+        return exchange(error_code="ENOTFOUND", error_message=str(error))
+    except (
+        httpx.InvalidURL,
+        httpx.UnsupportedProtocol,
+        httpx.LocalProtocolError,
+        UnicodeEncodeError,
+    ) as error:
+        # Refused before anything left: sending it again cannot go better.
+        return exchange(error_code=INVALID_REQUEST, error_message=describe(error, "invalid"))
+    except httpx.TimeoutException as error:
+        return exchange(error_code="ETIMEDOUT", error_message=describe(error, "timed out"))
+    except httpx.ConnectError as error:
+        return exchange(error_code="ECONNREFUSED", error_message=describe(error, "cannot connect"))
+    except httpx.TransportError as error:
+        return exchange(error_code="ECONNRESET", error_message=describe(error, "connection lost"))
+    except Exception as error:  # an exception is never a success: record it and retry
+        return exchange(error_code="UNKNOWN_ERROR", error_message=describe(error, "failed"))
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request of a batch, its exchange and a result for each item it carried."""
+
+    request: Request
+    exchange: Exchange
+    results: list[ItemResult]
+
+
+def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sent]:
+    """Build the action's requests for these payloads, send each, and judge every item."""
+    sent = []
+    for request in action.build(config, payloads):
+        exchange = send(request)
+        verdict = redacted(classify(exchange), config.secret_values)
+        results = None
+        if verdict.outcome is Outcome.DELIVERED:
+            results = item_results(action, exchange, len(request.items))
+        sent.append(Sent(request, exchange, results or [verdict] * len(request.items)))
+    return sent
+
+
+def item_results(action: Action, exchange: Exchange, count: int) -> list[ItemResult] | None:
+    """The kind's reading of a 2xx answer item by item, when it has one that makes sense."""
+    if action.read_response is None:
+        return None
+    try:
+        results = action.read_response(exchange.status, exchange.response_body, count)
+    except Exception:  # the answer was 2xx: a reader's bug must not undo that
+        log.exception("could not read the answer item by item")
+        return None
+    return results if results is not None and len(results) == count else None
+
+
+def redacted(result: ItemResult, secret_values: list[str]) -> ItemResult:
+    """Error messages quote the destination's answer, which may echo a credential."""
+    return replace(result, message=redact_text(result.message, secret_values))
+
+
+def redact_text(text: str, secret_values: list[str]) -> str:
+    for secret in secret_values:
+        if len(secret) >= 4:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def guarded(request: Request) -> Target:
+    if settings.ALLOW_PRIVATE_DESTINATIONS:
+        return Target(request.url, request.headers, {})
+    return pinned_target(request)
+
+
+def read_capped(response: httpx.Response) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) >= MAX_RESPONSE_BYTES:
+            break
+    return bytes(body[:MAX_RESPONSE_BYTES])
+
+
+def describe(error: Exception, fallback: str) -> str:
+    return (
+        f"{type(error).__name__}: {error}" if str(error) else f"{type(error).__name__}: {fallback}"
+    )
+
+
+def classify(exchange: Exchange) -> ItemResult:
+    status = exchange.status
+    if status is None:
+        permanent = exchange.error_code in (INVALID_REQUEST, PRIVATE_ADDRESS)
+        outcome = Outcome.FAILED if permanent else Outcome.RETRY
+        return ItemResult(outcome, exchange.error_code, exchange.error_message)
+    if 200 <= status < 300:
+        return ItemResult(Outcome.DELIVERED)
+    message = f"HTTP {status}: {excerpt(exchange.response_body)}".rstrip(": ")
+    if status in (401, 403):
+        return ItemResult(Outcome.FAILED, "INVALID_AUTHENTICATION", message)
+    if status in RETRYABLE_STATUSES or (status >= 500 and status != 501):
+        retry_after = parse_retry_after(exchange.response_headers.get("retry-after", ""))
+        return ItemResult(Outcome.RETRY, status_code_name(status), message, retry_after)
+    if 300 <= status < 400:
+        location = exchange.response_headers.get("location", "")
+        return ItemResult(Outcome.FAILED, "UNEXPECTED_REDIRECT", f"HTTP {status} to {location}")
+    return ItemResult(Outcome.FAILED, status_code_name(status), message)
+
+
+def status_code_name(status: int) -> str:
+    try:
+        return HTTPStatus(status).name
+    except ValueError:
+        return f"HTTP_{status}"
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+
+
+def excerpt(body: bytes, limit: int = 500) -> str:
+    return body[:limit].decode("utf-8", errors="replace").strip()

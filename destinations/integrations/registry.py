@@ -1,0 +1,21 @@
+"""The catalog: every destination kind, by key. Adding a kind is its module and one line here."""
+
+from . import aggregations, launchdarkly, librato, metronome, segment, webhook
+from .base import Kind
+
+KINDS = [
+    metronome.KIND,
+    aggregations.KIND,
+    launchdarkly.KIND,
+    librato.KIND,
+    webhook.KIND,
+    segment.KIND,
+]
+REGISTRY: dict[str, Kind] = {kind.key: kind for kind in KINDS}
+
+
+def get_kind(key: str) -> Kind:
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise KeyError(f"unknown destination kind '{key}'") from None

@@ -1,0 +1,6 @@
+"""The trigger language (SPEC §3), documented in `engine`. Code outside this package imports
+only these names."""
+
+from .engine import ConditionResult, Trigger, TriggerSyntaxError, explain, matches, parse
+
+__all__ = ["ConditionResult", "Trigger", "TriggerSyntaxError", "explain", "matches", "parse"]
