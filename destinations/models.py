@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -209,8 +210,26 @@ class DestinationState(models.Model):
         return f"{self.destination_id}: {self.consecutive_failures} failures in a row"
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def of(self, deliveries: Sequence["Delivery"]) -> "DeliveryQuerySet":
+        """These rows, looked for only in the partitions that hold them."""
+        if not deliveries:
+            return self.none()
+        received = [delivery.event_received_at for delivery in deliveries]
+        return self.filter(
+            pk__in=[delivery.pk for delivery in deliveries],
+            event_received_at__range=(min(received), max(received)),
+        )
+
+
 class Delivery(models.Model):
-    """One event for one mapping: its mapped payload and where it stands (SPEC §5.5)."""
+    """One event for one mapping: its mapped payload and where it stands (SPEC §5.5).
+
+    On PostgreSQL deliveries are partitioned by their event's received_at, beside the event's
+    own partition, so retention drops an event with all its deliveries (replays included).
+    Foreign keys into partitioned tables exist in Django only: PostgreSQL would want the
+    partition key in them.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -219,7 +238,10 @@ class Delivery(models.Model):
         DELIVERED = "delivered"
         FAILED = "failed"
 
-    event = models.ForeignKey("ingest.Event", on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(
+        "ingest.Event", on_delete=models.CASCADE, related_name="deliveries", db_constraint=False
+    )
+    event_received_at = models.DateTimeField()
     mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="deliveries")
     destination = models.ForeignKey(
         Destination, on_delete=models.CASCADE, related_name="deliveries"
@@ -242,15 +264,23 @@ class Delivery(models.Model):
     # A replay is sent again on purpose: from the admin or a replay service (SPEC §5.5).
     replay = models.BooleanField(default=False)
     replay_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+        db_constraint=False,
     )
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "deliveries"
         constraints = [
             # Routing twice never makes a second delivery; replays are new rows on purpose.
+            # The event's received_at adds nothing (an event has one) but is the partition key.
             models.UniqueConstraint(
-                fields=["event", "mapping"],
+                fields=["event", "mapping", "event_received_at"],
                 condition=models.Q(replay=False),
                 name="delivery_unique_route",
             ),
@@ -284,11 +314,15 @@ class Delivery(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """One HTTP request to a destination and its answer, linked to every delivery it carried."""
+    """One HTTP request to a destination and its answer, linked to every delivery it carried.
+
+    On PostgreSQL attempts and their links are partitioned by started_at, with a retention of
+    their own.
+    """
 
     destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="attempts")
     mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="attempts")
-    deliveries = models.ManyToManyField(Delivery, related_name="attempt_log")
+    deliveries = models.ManyToManyField(Delivery, related_name="attempt_log", through="AttemptLink")
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
     item_count = models.PositiveIntegerField()
@@ -310,6 +344,22 @@ class DeliveryAttempt(models.Model):
         return (
             f"{self.request_method} {self.request_url} → {self.response_status or self.error_code}"
         )
+
+
+class AttemptLink(models.Model):
+    """An attempt carried this delivery; partitioned, and dropped, with the attempt."""
+
+    deliveryattempt = models.ForeignKey(
+        DeliveryAttempt, on_delete=models.CASCADE, db_constraint=False
+    )
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, db_constraint=False)
+    started_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "destinations_deliveryattempt_deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.deliveryattempt_id} → {self.delivery_id}"
 
 
 class FilteredCount(models.Model):

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from infra import partitions
+
 from .delivery import doorbell, retention, routing, sweeper
 from .delivery.dispatch import dispatch_mapping
 
@@ -27,3 +29,8 @@ def sweep() -> None:
 @shared_task(name="destinations.purge")
 def purge() -> None:
     retention.purge_expired()
+
+
+@shared_task(name="destinations.partitions")
+def create_partitions() -> None:
+    partitions.ensure_partitions()

@@ -7,6 +7,8 @@ database unpacks it itself (jsonb_to_recordset on PostgreSQL, json_each on SQLit
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -31,8 +33,27 @@ POSTGRES_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class Unseen:
+    """Skip a row when one with the same `key` columns has `column` in [since, until].
+
+    PostgreSQL only: its unique indexes on partitioned tables hold within a partition, so a
+    duplicate in an earlier partition is looked for here, in the partitions since `since`
+    alone. SQLite's unique indexes span the table and need no such look.
+    """
+
+    key: tuple[str, ...]
+    column: str
+    since: datetime
+    until: datetime
+
+
 def insert_rows(
-    model: type[models.Model], rows: Iterable[dict[str, Any]], *, ignore_conflicts: bool = False
+    model: type[models.Model],
+    rows: Iterable[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+    unseen: Unseen | None = None,
 ) -> None:
     """Insert rows given as {field attname: value}; every row names the same fields. JSON
     fields must hold objects, arrays or null (what payloads are)."""
@@ -40,18 +61,25 @@ def insert_rows(
     if not rows:
         return
     names = tuple(rows[0])
-    sql = statement(model, names, ignore_conflicts, connection.vendor)
-    if connection.vendor == "postgresql":
-        document = dumps(rows)
+    vendor = connection.vendor
+    look_back = unseen if vendor == "postgresql" else None
+    shape = (look_back.key, look_back.column) if look_back else None
+    sql = statement(model, names, ignore_conflicts, vendor, shape)
+    if vendor == "postgresql":
+        params = [dumps(rows), *([look_back.since, look_back.until] if look_back else [])]
     else:
-        document = sqlite_document([model._meta.get_field(name) for name in names], rows)
+        params = [sqlite_document([model._meta.get_field(name) for name in names], rows)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
+        cursor.execute(sql, params)
 
 
 @lru_cache(maxsize=64)
 def statement(
-    model: type[models.Model], names: tuple[str, ...], ignore_conflicts: bool, vendor: str
+    model: type[models.Model],
+    names: tuple[str, ...],
+    ignore_conflicts: bool,
+    vendor: str,
+    unseen: tuple[tuple[str, ...], str] | None = None,
 ) -> str:
     """The INSERT for these fields; built once (it showed up in a single-event request's
     profile when built every time)."""
@@ -59,19 +87,33 @@ def statement(
     table = model._meta.db_table
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     if vendor == "postgresql":
-        return postgres_insert(table, columns, fields, ignore_conflicts)
+        return postgres_insert(table, columns, fields, ignore_conflicts, unseen)
     return sqlite_insert(table, columns, fields, ignore_conflicts)
 
 
-def postgres_insert(table: str, columns: str, fields: list, ignore_conflicts: bool) -> str:
+def postgres_insert(
+    table: str,
+    columns: str,
+    fields: list,
+    ignore_conflicts: bool,
+    unseen: tuple[tuple[str, ...], str] | None,
+) -> str:
+    quote = connection.ops.quote_name
     record = ", ".join(
-        f"{connection.ops.quote_name(field.attname)} {POSTGRES_TYPES[field.get_internal_type()]}"
-        for field in fields
+        f"{quote(field.attname)} {POSTGRES_TYPES[field.get_internal_type()]}" for field in fields
     )
+    where = ""
+    if unseen:
+        key, column = unseen
+        same = " AND ".join(f"seen.{quote(name)} = rows.{quote(name)}" for name in key)
+        where = (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} AS seen"
+            f" WHERE {same} AND seen.{quote(column)} BETWEEN %s AND %s)"
+        )
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     return (
         f"INSERT INTO {table} ({columns}) "
-        f"SELECT * FROM jsonb_to_recordset(%s::jsonb) AS rows({record}){conflict}"
+        f"SELECT * FROM jsonb_to_recordset(%s::jsonb) AS rows({record}){where}{conflict}"
     )
 
 

@@ -30,7 +30,13 @@ class Source(models.Model):
 
 
 class Event(models.Model):
-    """One accepted message, normalized; `payload` is what destinations' mappings read."""
+    """One accepted message, normalized; `payload` is what destinations' mappings read.
+
+    On PostgreSQL the table is partitioned by received_at (infra/partitions.py): the primary
+    key there is (id, received_at), and event_unique_message is an index of each partition,
+    not of the table, so it holds within a partition; storage.insert checks the partitions
+    of the dedup window besides.
+    """
 
     # No index of its own: event_source_received starts with source_id and serves every
     # lookup by source, and a second index of a handful of values made each INSERT dearer.

@@ -1,8 +1,8 @@
 """Writing events: one statement per request, and one for many requests when they meet.
 
 SPEC §2.7 asks for one multi-row statement per request: infra.bulk.insert_rows sends the
-rows as one JSON document, the statement's only parameter. ON CONFLICT DO NOTHING (INSERT OR
-IGNORE on SQLite) is the messageId dedup.
+rows as one JSON document. ON CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite) is the
+messageId dedup, completed on PostgreSQL by a look into the dedup window's partitions.
 
 Group commit: outside a transaction, requests of one process that arrive while an INSERT is
 in flight wait for it, then share the next INSERT and its commit (see `GroupCommit`).
@@ -10,12 +10,13 @@ in flight wait for it, then share the next INSERT and its commit (see `GroupComm
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
+from django.conf import settings
 from django.db import connection
 
-from infra.bulk import insert_rows
+from infra.bulk import Unseen, insert_rows
 
 from .models import Event
 from .normalize import Accepted
@@ -30,8 +31,13 @@ class Rows:
     events: list[Accepted]
 
 
+# A messageId is a duplicate per source (two sources may share an id), within the dedup window.
+DEDUP_KEY = ("message_id", "source_id")
+
+
 def insert(requests: list[Rows]) -> None:
-    """One INSERT for all these requests' events; a messageId seen before is skipped."""
+    """One INSERT for all these requests' events; a messageId seen within the dedup window is
+    skipped: ON CONFLICT finds it in the event's own partition, `Unseen` in earlier ones."""
     rows = (
         {
             "source_id": request.source_id,
@@ -47,7 +53,10 @@ def insert(requests: list[Rows]) -> None:
         for request in requests
         for event in request.events
     )
-    insert_rows(Event, rows, ignore_conflicts=True)
+    received = [request.received_at for request in requests]
+    since = min(received) - timedelta(hours=settings.DEDUP_WINDOW_HOURS)
+    unseen = Unseen(DEDUP_KEY, "received_at", since, max(received))
+    insert_rows(Event, rows, ignore_conflicts=True, unseen=unseen)
 
 
 class Turn(Enum):

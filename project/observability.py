@@ -9,11 +9,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from infra import metrics, partitions
 from infra.metrics import SwitchyardCollector
 from infra.redis_connection import client
 
 registry = CollectorRegistry(auto_describe=False)
 registry.register(SwitchyardCollector())
+metrics.register_gauges(partitions.gauges)
 
 
 @require_GET
@@ -22,6 +24,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = all(checks.values())
     body = {"status": "ok" if healthy else "unavailable"}
     body |= {name: "ok" if fine else "down" for name, fine in checks.items()}
+    # An alarm, not an outage: without partitions ahead, events go to the default partition.
+    if checks["database"] and (missing := partitions.missing_ahead()):
+        body["partitions"] = f"missing ahead: {', '.join(missing)}"
+        body["status"] = "degraded" if healthy else body["status"]
+    elif checks["database"]:
+        body["partitions"] = "ok"
     return JsonResponse(body, status=200 if healthy else 503)
 
 

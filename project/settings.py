@@ -124,6 +124,12 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "destinations.sweep", "schedule": 1.0, "options": {"expires": 5}},
     "purge": {"task": "destinations.purge", "schedule": 3600.0, "options": {"expires": 600}},
+    # Partitions exist two days ahead; an hourly round leaves many chances to create them.
+    "partitions": {
+        "task": "destinations.partitions",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
+    },
 }
 # A kick is only a doorbell (the database is the queue of record), so publishing must fail
 # fast instead of holding an ingest request while Redis is away.
@@ -152,6 +158,16 @@ SOURCE_CACHE_SECONDS = env.float("SOURCE_CACHE_SECONDS", default=5.0)
 # Events a second a source may send when its own limit is empty; 0 means no limit.
 SOURCE_RATE_LIMIT = env.int("SOURCE_RATE_LIMIT", default=0)
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=7)
+# A messageId seen again from the same source within this many hours is acknowledged and
+# ignored. Segment promises about a day; less would let SDK retries through, so 24 is the floor.
+DEDUP_WINDOW_HOURS = env.int("DEDUP_WINDOW_HOURS", default=24)
+if DEDUP_WINDOW_HOURS < 24:
+    raise environ.ImproperlyConfigured("DEDUP_WINDOW_HOURS must be at least 24")
+# PostgreSQL keeps events, deliveries and attempts in time partitions of this length ("day" or
+# "hour"); retention drops whole partitions. Hourly suits rates where a day is too big to drop.
+PARTITION_INTERVAL = env.str("PARTITION_INTERVAL", default="day")
+if PARTITION_INTERVAL not in ("day", "hour"):
+    raise environ.ImproperlyConfigured('PARTITION_INTERVAL must be "day" or "hour"')
 
 # --- Destinations -----------------------------------------------------------------------
 # Fernet keys for destination secrets, newest first: the first encrypts, all decrypt (so a

@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from ..delivery.replay import replay_deliveries
+from ..delivery.retention import held_partitions
 from ..models import Delivery, DeliveryAttempt
 from . import delivery_filters as filters
 from . import selectors
@@ -167,6 +168,14 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         extra = {"replay_range_url": self.replay_range_url(request)}
+        for hold in held_partitions():
+            live = counted(hold.live_deliveries, "delivery", "deliveries")
+            self.message_user(
+                request,
+                f"Retention keeps {hold.partition} past its time: {live} still being tried; "
+                "it goes once they are done.",
+                WARNING,
+            )
         return super().changelist_view(request, extra | (extra_context or {}))
 
     def replay_range_url(self, request: HttpRequest) -> str | None:

@@ -60,7 +60,7 @@ def claim_batch(mapping_id: int) -> Batch | None:
             return None
         claim = uuid.uuid4()
         lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-        Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        Delivery.objects.of(deliveries).update(
             status=Delivery.Status.IN_FLIGHT, claim=claim, lease_expires_at=lease
         )
         state.probing = probe
@@ -99,6 +99,7 @@ def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
     fields = (
         "id",
         "event_id",
+        "event_received_at",
         "payload",
         "payload_bytes",
         "attempts",

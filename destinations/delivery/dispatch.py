@@ -17,7 +17,7 @@ from django.utils import timezone
 from infra import metrics
 
 from ..integrations.base import ItemResult, Outcome, Request
-from ..models import Delivery, DeliveryAttempt, DestinationState
+from ..models import AttemptLink, Delivery, DeliveryAttempt, DestinationState
 from . import doorbell
 from .attempts import attempt_record
 from .batching import Batch, claim_batch
@@ -95,9 +95,15 @@ def log_attempt(batch: Batch, item: Sent) -> None:
         mapping=batch.mapping,
         **attempt_record(item, batch.config.secret_values),
     )
-    links = DeliveryAttempt.deliveries.through
-    links.objects.bulk_create(
-        [links(deliveryattempt=attempt, delivery=batch.deliveries[i]) for i in item.request.items]
+    AttemptLink.objects.bulk_create(
+        [
+            AttemptLink(
+                deliveryattempt=attempt,
+                delivery=batch.deliveries[i],
+                started_at=attempt.started_at,
+            )
+            for i in item.request.items
+        ]
     )
 
 
@@ -114,7 +120,7 @@ def apply_updates(batch: Batch, updates: dict[int, dict[str, Any]], started: dat
             values["next_attempt_at"] = Case(
                 *[When(pk=pk, then=Value(updates[pk]["next_attempt_at"])) for pk in pks]
             )
-        Delivery.objects.filter(pk__in=pks, claim=batch.claim).update(
+        Delivery.objects.of(batch.deliveries).filter(pk__in=pks, claim=batch.claim).update(
             **values,
             attempts=F("attempts") + 1,
             first_attempt_at=Coalesce(F("first_attempt_at"), Value(started)),

@@ -41,7 +41,7 @@ def reroute_source(source: Source, destination: Destination, start: datetime, en
     now = timezone.now()
     replays = [
         new_delivery(event, route, now, replay=True)
-        for event in events.only("id", "payload").iterator(chunk_size=1000)
+        for event in events.only("id", "received_at", "payload").iterator(chunk_size=1000)
         for route in routes
         if integrations_allow(event.payload.get("integrations"), route)
         and (route.trigger is None or route.trigger.matches(event.payload))

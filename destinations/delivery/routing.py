@@ -97,7 +97,7 @@ def routes_by_source() -> dict[int, list[Route]]:
 def claim_unrouted_events() -> list[Event]:
     pending = Event.objects.filter(routed_at__isnull=True).order_by("id")
     claimed = pending.select_for_update(skip_locked=True)[:CHUNK]
-    return list(claimed.only("id", "source_id", "payload"))
+    return list(claimed.only("id", "source_id", "received_at", "payload"))
 
 
 def route_events(events: list[Event], routes: dict[int, list[Route]], now: datetime) -> set[int]:
@@ -117,8 +117,15 @@ def route_events(events: list[Event], routes: dict[int, list[Route]], now: datet
                 deliveries.append(new_delivery(event, route, now))
     insert_deliveries(deliveries, ignore_conflicts=True)
     add_counts(FilteredCount, filtered, ("mapping_id", "hour", "reason"))
-    Event.objects.filter(pk__in=[event.pk for event in events]).update(routed_at=now)
+    mark_routed(events, now)
     return {d.mapping_id for d in deliveries if d.status == Delivery.Status.PENDING}
+
+
+def mark_routed(events: list[Event], now: datetime) -> None:
+    # The received_at bounds let PostgreSQL look only in the partitions that hold the chunk.
+    received = [event.received_at for event in events]
+    claimed = Event.objects.filter(received_at__range=(min(received), max(received)))
+    claimed.filter(pk__in=[event.pk for event in events]).update(routed_at=now)
 
 
 def integrations_allow(integrations: Any, route: Route) -> bool:
@@ -138,6 +145,7 @@ def new_delivery(
     """A pending delivery with its mapped payload, or a failed one saying why there is none."""
     delivery = Delivery(
         event_id=event.pk,
+        event_received_at=event.received_at,
         mapping_id=route.mapping_id,
         destination_id=route.destination_id,
         created_at=now,
@@ -160,6 +168,7 @@ def new_delivery(
 # What a new delivery sets; the other columns start empty (NULL).
 NEW_DELIVERY_FIELDS = (
     "event_id",
+    "event_received_at",
     "mapping_id",
     "destination_id",
     "status",

@@ -30,7 +30,7 @@ def test_healthz_is_ok_when_the_database_and_redis_answer(client, db):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "partitions": "ok"}
 
 
 def test_healthz_is_503_when_redis_is_down(client, db, settings):
@@ -39,7 +39,12 @@ def test_healthz_is_503_when_redis_is_down(client, db, settings):
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "down"}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "redis": "down",
+        "partitions": "ok",
+    }
 
 
 def test_healthz_is_503_when_the_database_is_down(anonymous_api, monkeypatch):

@@ -56,6 +56,7 @@ def store_deliveries(
     return Delivery.objects.bulk_create(
         Delivery(
             event=event,
+            event_received_at=event.received_at,
             mapping=mapping,
             destination=mapping.destination,
             status=status,

@@ -18,6 +18,7 @@ from tests.destinations.admin.log_scenario import (
     route,
     settle,
 )
+from tests.destinations.clock import receive_at
 from tests.destinations.delivery import scenario
 
 pytestmark = pytest.mark.django_db
@@ -185,7 +186,7 @@ def test_rerouting_a_source_time_range_routes_its_events_through_the_destination
     route(source, 3)
     other = billing(source, NOWHERE, name="New warehouse")
     now = timezone.now()
-    Event.objects.filter(message_id="msg-00000").update(received_at=now - timedelta(days=2))
+    receive_at(Event.objects.filter(message_id="msg-00000"), now - timedelta(days=2))
     form = {
         "destination": other.pk,
         "source": source.pk,

@@ -12,6 +12,7 @@ from destinations.models import Delivery, Destination, DestinationState
 from infra.tallies import hour_of
 from ingest.models import Event
 from tests.destinations.admin.factories import TOKEN, store_deliveries
+from tests.destinations.clock import receive_at
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def test_replays_count_by_status_but_stay_out_of_the_latency(billing, mapping):
     store_deliveries(mapping, "delivered", 1, now, timedelta(milliseconds=250))
     replays = store_deliveries(mapping, "delivered", 2, now, timedelta(milliseconds=250))
     # Their events came in three days before someone replayed them.
-    Event.objects.filter(deliveries__in=replays).update(received_at=now - timedelta(days=3))
+    receive_at(Event.objects.filter(deliveries__in=replays), now - timedelta(days=3))
     Delivery.objects.filter(pk__in=[d.pk for d in replays]).update(replay=True)
 
     health = destination_health(billing, now)

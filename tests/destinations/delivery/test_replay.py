@@ -13,6 +13,7 @@ from destinations.delivery.replay import replay_deliveries, replay_destination, 
 from destinations.models import Delivery, Destination, Mapping
 from destinations.services import create_destination
 from ingest.models import Event, Source
+from tests.destinations.clock import receive_at
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.scenario import ingest, ingest_and_route, track
 
@@ -174,9 +175,8 @@ def events_in_range(source, billing):
     start, end = now - 2 * HOUR, now - HOUR
     received = {"before": start - HOUR, "after": end}
     for name, message in messages.items():
-        Event.objects.filter(message_id=message["messageId"]).update(
-            received_at=received.get(name, start + HOUR / 2)
-        )
+        when = received.get(name, start + HOUR / 2)
+        receive_at(Event.objects.filter(message_id=message["messageId"]), when)
     by_name = {name: Event.objects.get(message_id=m["messageId"]) for name, m in messages.items()}
     return start, end, by_name
 
@@ -188,7 +188,7 @@ def test_rerouting_a_source_applies_triggers_and_integrations_to_its_events_in_t
     other_source = Source.objects.create(name="Other app")
     billing.sources.add(other_source)
     ingest(other_source, track(1))
-    Event.objects.filter(source=other_source).update(received_at=start)
+    receive_at(Event.objects.filter(source=other_source), start)
 
     assert reroute_source(source, billing, start, end) == 1
 
@@ -210,6 +210,7 @@ def test_rerouted_deliveries_coexist_with_the_originals(source, billing, mapping
     with pytest.raises(IntegrityError), transaction.atomic():
         Delivery.objects.create(
             event=events["track"],
+            event_received_at=events["track"].received_at,
             mapping=mapping,
             destination=billing,
             created_at=timezone.now(),

@@ -12,6 +12,7 @@ from destinations.delivery import retention
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.models import Delivery, DeliveryAttempt
 from ingest.models import Event
+from tests.destinations.clock import receive_at, start_at
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.scenario import ingest_and_route, track
 
@@ -44,7 +45,8 @@ def history(source, sinks, settings, monkeypatch):
 
 def age(rows, field: str, by: timedelta) -> None:
     model = type(rows[0])
-    model.objects.filter(pk__in=[row.pk for row in rows]).update(**{field: timezone.now() - by})
+    move = receive_at if field == "received_at" else start_at
+    move(model.objects.filter(pk__in=[row.pk for row in rows]), timezone.now() - by)
 
 
 def deletes_from(queries, model) -> int:

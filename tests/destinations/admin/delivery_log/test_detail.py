@@ -129,7 +129,9 @@ def test_no_page_of_the_log_shows_a_destination_secret(admin_client, source, des
         }
         | {"request_headers": {"Authorization": f"Bearer {SECRET_TOKEN}"}}
     )
-    carried_twice.deliveries.set([deliveries[1]])
+    carried_twice.deliveries.set(
+        [deliveries[1]], through_defaults={"started_at": carried_twice.started_at}
+    )
 
     pages = [
         page(admin_client),
