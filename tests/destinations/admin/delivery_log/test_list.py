@@ -193,6 +193,19 @@ def test_searching_a_message_id_or_a_user_id_finds_exactly_its_deliveries(
     assert listed(page(admin_client, "?q=USER-1")) == []
 
 
+def test_a_search_without_a_time_range_says_it_looked_through_the_retention(
+    admin_client, source, destination, settings
+):
+    settings.EVENT_RETENTION_DAYS = 9
+    route(source, 2)
+
+    unbounded = page(admin_client, "?q=msg-00001")
+    bounded = page(admin_client, "?q=msg-00001&created=24h")
+
+    assert "Searched every event still kept: the last 9 days." in unbounded
+    assert "Searched every event" not in bounded
+
+
 def test_search_compares_the_indexed_columns_for_equality_and_never_scans_with_like(
     admin_client, source, destination
 ):
