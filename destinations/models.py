@@ -243,8 +243,9 @@ class Delivery(models.Model):
     )
     event_received_at = models.DateTimeField()
     mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: delivery_log and delivery_in_flight start with destination_id.
     destination = models.ForeignKey(
-        Destination, on_delete=models.CASCADE, related_name="deliveries"
+        Destination, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     payload = models.JSONField(null=True, blank=True)
@@ -270,6 +271,7 @@ class Delivery(models.Model):
         on_delete=models.SET_NULL,
         related_name="replays",
         db_constraint=False,
+        db_index=False,  # delivery_replay_of holds only the replays
     )
 
     objects = DeliveryQuerySet.as_manager()
@@ -306,6 +308,11 @@ class Delivery(models.Model):
             ),
             models.Index(
                 fields=["-created_at"], name="delivery_replay", condition=models.Q(replay=True)
+            ),
+            models.Index(
+                fields=["replay_of"],
+                name="delivery_replay_of",
+                condition=models.Q(replay_of__isnull=False),
             ),
         ]
 
