@@ -42,11 +42,14 @@ def run(
     run_dir: Path,
     web_url: str,
     source: Any,
+    forget_events: bool = True,
 ) -> dict[str, Any]:
-    """From an empty event table: the sink, the delivery engine, the soak, its numbers."""
+    """From an empty event table: the sink, the delivery engine, the soak, its numbers.
+    `forget_events=False` keeps the tables as they are (make bench-scale's full database)."""
     from bench import fixtures  # models: importable once Django is set up
 
-    database.forget_events()
+    if forget_events:
+        database.forget_events()
     sink_url = start_sink(supervisor, env)
     fixtures.create_sink_destination(sink_url, source)
     worker_pid = start_delivery_engine(supervisor, env, run_dir)

@@ -24,8 +24,8 @@ def create_sources() -> Sources:
     )
 
 
-def create_sink_destination(sink_url: str, source: Source) -> Destination:
+def create_sink_destination(sink_url: str, source: Source, name: str = "bench sink") -> Destination:
     """Metronome's preset mapping (track events, batches of 100), sent to the local sink."""
     return create_destination(
-        "metronome", "bench sink", {"base_url": sink_url}, {"api_token": "bench"}, [source]
+        "metronome", name, {"base_url": sink_url}, {"api_token": "bench"}, [source]
     )

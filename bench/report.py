@@ -165,6 +165,17 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rendered)
 
 
+def render(lines: list[tuple[str, ...]]) -> str:
+    """Rows of cells as aligned columns, a rule under the first (the header)."""
+    widths = [max(len(line[column]) for line in lines) for column in range(len(lines[0]))]
+    rendered = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
+    rendered.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(rendered)
+
+
 def write(results: dict[str, Any]) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     stamped = results | {"finished_at": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -242,7 +242,12 @@ class Delivery(models.Model):
         "ingest.Event", on_delete=models.CASCADE, related_name="deliveries", db_constraint=False
     )
     event_received_at = models.DateTimeField()
-    mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: claims and the sweeper must take delivery_due (the due rows alone),
+    # which a plain mapping_id index beside it lured the planner away from on partitions
+    # without fresh statistics. Deleting a mapping reads its deliveries' partitions whole.
+    mapping = models.ForeignKey(
+        Mapping, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     # No index of its own: delivery_log and delivery_in_flight start with destination_id.
     destination = models.ForeignKey(
         Destination, on_delete=models.CASCADE, related_name="deliveries", db_index=False

@@ -8,7 +8,6 @@ database unpacks it itself (jsonb_to_recordset on PostgreSQL, json_each on SQLit
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -35,17 +34,17 @@ POSTGRES_TYPES = {
 
 @dataclass(frozen=True)
 class Unseen:
-    """Skip a row when one with the same `key` columns has `column` in [since, until].
+    """Skip a row when one of `tables` holds a row with the same `key` columns.
 
-    PostgreSQL only: its unique indexes on partitioned tables hold within a partition, so a
-    duplicate in an earlier partition is looked for here, in the partitions since `since`
-    alone. SQLite's unique indexes span the table and need no such look.
+    For partitioned tables on PostgreSQL, whose unique indexes hold within a partition only:
+    `tables` names the partitions to look in, `key` leads with the column their unique index
+    starts with. Each is probed by a subquery run per row; NOT EXISTS would become an
+    anti-join, which without fresh statistics (a new partition, autovacuum off) reads whole
+    partitions. SQLite's unique indexes span the table and need no such look.
     """
 
     key: tuple[str, ...]
-    column: str
-    since: datetime
-    until: datetime
+    tables: tuple[str, ...]
 
 
 def insert_rows(
@@ -63,14 +62,13 @@ def insert_rows(
     names = tuple(rows[0])
     vendor = connection.vendor
     look_back = unseen if vendor == "postgresql" else None
-    shape = (look_back.key, look_back.column) if look_back else None
-    sql = statement(model, names, ignore_conflicts, vendor, shape)
+    sql = statement(model, names, ignore_conflicts, vendor, look_back)
     if vendor == "postgresql":
-        params = [dumps(rows), *([look_back.since, look_back.until] if look_back else [])]
+        document = dumps(rows)
     else:
-        params = [sqlite_document([model._meta.get_field(name) for name in names], rows)]
+        document = sqlite_document([model._meta.get_field(name) for name in names], rows)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [document])
 
 
 @lru_cache(maxsize=64)
@@ -79,7 +77,7 @@ def statement(
     names: tuple[str, ...],
     ignore_conflicts: bool,
     vendor: str,
-    unseen: tuple[tuple[str, ...], str] | None = None,
+    unseen: Unseen | None = None,
 ) -> str:
     """The INSERT for these fields; built once (it showed up in a single-event request's
     profile when built every time)."""
@@ -92,11 +90,7 @@ def statement(
 
 
 def postgres_insert(
-    table: str,
-    columns: str,
-    fields: list,
-    ignore_conflicts: bool,
-    unseen: tuple[tuple[str, ...], str] | None,
+    table: str, columns: str, fields: list, ignore_conflicts: bool, unseen: Unseen | None
 ) -> str:
     quote = connection.ops.quote_name
     record = ", ".join(
@@ -104,12 +98,19 @@ def postgres_insert(
     )
     where = ""
     if unseen:
-        key, column = unseen
-        same = " AND ".join(f"seen.{quote(name)} = rows.{quote(name)}" for name in key)
-        where = (
-            f" WHERE NOT EXISTS (SELECT 1 FROM {table} AS seen"
-            f" WHERE {same} AND seen.{quote(column)} BETWEEN %s AND %s)"
+        # Only the first column in an index condition, the others as filters (IS NOT
+        # DISTINCT FROM is never one): the planner then has one index to choose, the unique
+        # one that column leads, whatever the statistics say.
+        first, *others = (quote(name) for name in unseen.key)
+        same = " AND ".join(
+            [f"seen.{first} = rows.{first}"]
+            + [f"seen.{name} IS NOT DISTINCT FROM rows.{name}" for name in others]
         )
+        looks = [
+            f"(SELECT true FROM {quote(name)} AS seen WHERE {same} LIMIT 1) IS NULL"
+            for name in unseen.tables
+        ]
+        where = f" WHERE {' AND '.join(looks)}" if looks else ""
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     return (
         f"INSERT INTO {table} ({columns}) "

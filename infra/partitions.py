@@ -14,6 +14,7 @@ and does not run on SQLite, the embedded default; what is left is a few catalog 
 """
 
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,37 @@ def partitions(table: str) -> list[Partition]:
     return sorted(bounded, key=lambda partition: partition.start)
 
 
+def overlapping(table: str, start: datetime, end: datetime) -> tuple[str, ...]:
+    """The table's partitions that hold rows of [start, end], and its default partition; none
+    when the table is not partitioned. From a list a minute old at most: partitions are
+    created days ahead, and one that left the range is not looked for."""
+    if connection.vendor != "postgresql":
+        return ()
+    found = _recently_listed(table)
+    if not found:
+        return ()
+    names = [p.name for p in found if p.start <= end and start < p.end]
+    return (*names, default_name(table))
+
+
+LISTED_FOR_SECONDS = 60.0
+_listed: dict[str, tuple[float, list[Partition]]] = {}
+
+
+def _recently_listed(table: str) -> list[Partition]:
+    now = time.monotonic()
+    listed_at, found = _listed.get(table, (-LISTED_FOR_SECONDS, []))
+    if now - listed_at >= LISTED_FOR_SECONDS:
+        found = partitions(table)
+        _listed[table] = (now, found)
+    return found
+
+
+def forget_listed() -> None:
+    """Partitions were created or dropped: list them afresh when next asked."""
+    _listed.clear()
+
+
 def moment(text: str) -> datetime:
     # PostgreSQL writes "2026-12-06 00:00:00+00" (the connection's time zone is UTC).
     if re.search(r"[+-]\d\d$", text):
@@ -179,6 +211,7 @@ def create_partition(table: Table, start: datetime, end: datetime) -> str:
         else:
             cursor.execute(f"CREATE TABLE {quote(name)} PARTITION OF {parent} FOR VALUES {bounds}")
         create_local_uniques(cursor, table, name)
+    forget_listed()
     return name
 
 
@@ -200,6 +233,7 @@ def drop(names: list[str]) -> None:
         # otherwise forbid the DROP.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP TABLE {', '.join(map(quote, names))}")
+    forget_listed()
 
 
 def lock_briefly(cursor) -> None:

@@ -16,6 +16,7 @@ from enum import Enum
 from django.conf import settings
 from django.db import connection
 
+from infra import partitions
 from infra.bulk import Unseen, insert_rows
 
 from .models import Event
@@ -37,7 +38,9 @@ DEDUP_KEY = ("message_id", "source_id")
 
 def insert(requests: list[Rows]) -> None:
     """One INSERT for all these requests' events; a messageId seen within the dedup window is
-    skipped: ON CONFLICT finds it in the event's own partition, `Unseen` in earlier ones."""
+    skipped: ON CONFLICT finds it in the event's own partition, `Unseen` in the others of the
+    window (its earliest partition is looked at whole: the window may stretch by up to one
+    partition interval, never shrink)."""
     rows = (
         {
             "source_id": request.source_id,
@@ -55,8 +58,8 @@ def insert(requests: list[Rows]) -> None:
     )
     received = [request.received_at for request in requests]
     since = min(received) - timedelta(hours=settings.DEDUP_WINDOW_HOURS)
-    unseen = Unseen(DEDUP_KEY, "received_at", since, max(received))
-    insert_rows(Event, rows, ignore_conflicts=True, unseen=unseen)
+    window = partitions.overlapping(Event._meta.db_table, since, max(received))
+    insert_rows(Event, rows, ignore_conflicts=True, unseen=Unseen(DEDUP_KEY, window))
 
 
 class Turn(Enum):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.servers.basehttp import WSGIRequestHandler
 from pytest_django.fixtures import _set_suffix_to_test_databases
 
+from infra import partitions
 from ingest.models import Source
 from project.celery import app as celery_app
 from tests.destinations.delivery.sinks import Sink
@@ -35,6 +36,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     """Runs at the same time on one machine (two checkouts, two engineers) each get databases
     of their own: the run's id goes after pytest-django's per-worker suffix."""
     _set_suffix_to_test_databases(testrun_uid[:8])
+
+
+@pytest.fixture(autouse=True)
+def fresh_partition_list():
+    """A test's rollback can take back partitions this process listed: list them anew."""
+    partitions.forget_listed()
 
 
 @pytest.fixture

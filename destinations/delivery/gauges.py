@@ -9,7 +9,12 @@ from ingest.models import Event
 
 from ..models import Delivery
 
-UNFINISHED = (Delivery.Status.PENDING, Delivery.Status.RETRYING, Delivery.Status.IN_FLIGHT)
+# Counted apart, each group the predicate of a partial index (delivery_due,
+# delivery_in_flight): together, the planner reads delivery_log's whole index instead.
+UNFINISHED = (
+    (Delivery.Status.PENDING, Delivery.Status.RETRYING),
+    (Delivery.Status.IN_FLIGHT,),
+)
 
 
 def queue_gauges() -> Iterator[Metric]:
@@ -18,14 +23,15 @@ def queue_gauges() -> Iterator[Metric]:
         "Deliveries not finished yet, by destination and status (the delivery queue).",
         labels=["destination", "status"],
     )
-    rows = (
-        Delivery.objects.filter(status__in=UNFINISHED)
-        .values_list("destination__name", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for destination, status, n in rows:
-        waiting.add_metric([destination, status], n)
+    for statuses in UNFINISHED:
+        rows = (
+            Delivery.objects.filter(status__in=statuses)
+            .values_list("destination__name", "status")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for destination, status, n in rows:
+            waiting.add_metric([destination, status], n)
     yield waiting
     unrouted = Event.objects.filter(routed_at__isnull=True).count()
     yield GaugeMetricFamily(
