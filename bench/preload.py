@@ -20,14 +20,8 @@ import orjson
 from django.db import connection, transaction
 
 from bench.payloads import SENT_AT, sdk_event
-from bench.scale_measure import (
-    DELIVERIES_TABLE,
-    LINKS_TABLE,
-    TABLES,
-    columns_present,
-    next_ids,
-    set_sequences,
-)
+from bench.scale_measure import TABLES, next_ids, set_sequences
+from infra.partitions import ensure_partitions
 
 # Items per request: the Metronome action's batch size.
 BATCH = 100
@@ -76,7 +70,7 @@ DELIVERIES_SQL = """
 INSERT INTO destinations_delivery (id, event_id, mapping_id, destination_id, status, payload,
     payload_bytes, attempts, created_at, first_attempt_at, last_attempt_at, next_attempt_at,
     claim, lease_expires_at, last_status_code, error_code, error_message, delivered_at,
-    replay, replay_of_id{extra_columns})
+    replay, replay_of_id, event_received_at)
 OVERRIDING SYSTEM VALUE
 SELECT %(delivery_base)s + i + 1, event_id, %(mapping_id)s, %(destination_id)s, fate.status,
     payload, octet_length(payload::text), 1, received_at + interval '0.02 s', sent_at, sent_at,
@@ -85,7 +79,7 @@ SELECT %(delivery_base)s + i + 1, event_id, %(mapping_id)s, %(destination_id)s, 
     NULL, NULL, fate.status_code, fate.error_code, fate.error_message,
     CASE WHEN fate.status = 'delivered'
          THEN sent_at + {duration} * interval '1 ms' END,
-    false, NULL{extra_values}
+    false, NULL, received_at
 FROM (
     SELECT *, {status} AS status
     FROM (
@@ -116,10 +110,10 @@ GROUP BY b, fate.outcome, fate.status_code, fate.response_body, fate.error_code,
 """
 LINKS_SQL = """
 INSERT INTO destinations_deliveryattempt_deliveries (id, deliveryattempt_id,
-                                                     delivery_id{extra_columns})
+                                                     delivery_id, started_at)
 OVERRIDING SYSTEM VALUE
 SELECT %(link_base)s + (id - %(delivery_base)s),
-       %(attempt_base)s + (id - %(delivery_base)s - 1) / {batch} + 1, id{extra_values}
+       %(attempt_base)s + (id - %(delivery_base)s - 1) / {batch} + 1, id, first_attempt_at
 FROM destinations_delivery
 WHERE id > %(delivery_base)s + %(lo)s AND id <= %(delivery_base)s + %(hi)s
 """
@@ -141,27 +135,18 @@ class Load:
     events: int
     inserts: list[str]
     params: dict[str, Any]
-    columns_added: list[str]
 
 
 def prepare(target: Target, per_day: float, start: datetime, end: datetime) -> Load:
     """`per_day` events a day, evenly from `start` to `end`, in whole batches."""
     total = round(per_day * ((end - start) / timedelta(days=1)) / BATCH) * BATCH
-    try:  # past days need partitions, once the tables are partitioned
-        from infra.partitions import ensure_partitions
-    except ImportError:
-        pass
-    else:
-        ensure_partitions(start, end + timedelta(days=2))
-    # The partitioned schema's new columns, where this database has them. (Another required
-    # column that the SQL does not fill fails the first chunk, seconds into the preload.)
-    extra = columns_present({DELIVERIES_TABLE: "event_received_at", LINKS_TABLE: "started_at"})
-    inserts, texts = statements(extra, templates(target))
+    ensure_partitions(start, end + timedelta(days=2))  # past days need partitions
+    inserts, texts = statements(templates(target))
     # The preload's ids follow each table's highest id and sequence.
     bases = next_ids(TABLES)
     params = base_params(target, start, end, total) | texts
     params |= {name: bases[table] for name, table in BASES.items()}
-    return Load(total, inserts, params, [f"{table}.{column}" for table, column in extra.items()])
+    return Load(total, inserts, params)
 
 
 def insert_chunk(load: Load, lo: int) -> int:
@@ -182,9 +167,9 @@ def finish(load: Load) -> None:
         cursor.execute(f"ANALYZE {', '.join(TABLES)}")
 
 
-def statements(extra: dict[str, str], texts: dict[str, str]) -> tuple[list[str], dict]:
-    """The four INSERTs of a chunk, with the new columns when they exist, and the
-    parameters that hold the pieces of the payload templates."""
+def statements(texts: dict[str, str]) -> tuple[list[str], dict]:
+    """The four INSERTs of a chunk, and the parameters that hold the pieces of the payload
+    templates."""
     time_of = TIME_TEXT.format
     event_payload, event_pieces = filled(
         "event",
@@ -217,20 +202,10 @@ def statements(extra: dict[str, str], texts: dict[str, str]) -> tuple[list[str],
             status=STATUS_SQL,
             sent_at=SENT_AT_SQL,
             payload=delivery_payload,
-            **added(extra, DELIVERIES_TABLE, "received_at"),
         ),
         ATTEMPTS_SQL.format(**common),
-        LINKS_SQL.format(batch=BATCH, **added(extra, LINKS_TABLE, "first_attempt_at")),
+        LINKS_SQL.format(batch=BATCH),
     ], texts | event_pieces | delivery_pieces
-
-
-def added(extra: dict[str, str], table: str, value: str) -> dict[str, str]:
-    """The new column of `table` and the expression that fills it, or nothing."""
-    column = extra.get(table)
-    return {
-        "extra_columns": f", {column}" if column else "",
-        "extra_values": f", {value}" * bool(column),
-    }
 
 
 def filled(name: str, template: str, values: dict[str, str]) -> tuple[str, dict[str, str]]:

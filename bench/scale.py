@@ -189,7 +189,6 @@ def fill(plan: Plan) -> tuple[preload.Load, dict[str, Any]]:
             "events_per_s": round(load.events / seconds),
             "insert_seconds": round(seconds, 1),
             "analyze_seconds": round(time.monotonic() - began - seconds, 1),
-            "columns_added": load.columns_added,
         },
     }
 

@@ -24,18 +24,6 @@ ADMIN_REQUESTS = 5
 MB = 1024 * 1024
 
 
-def columns_present(wanted: dict[str, str]) -> dict[str, str]:
-    """The {table: column} pairs of `wanted` that this database has."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_name = ANY(%s)",
-            [list(wanted)],
-        )
-        present = set(cursor.fetchall())
-    return {table: column for table, column in wanted.items() if (table, column) in present}
-
-
 def next_ids(tables: tuple[str, ...]) -> dict[str, int]:
     """Each table's highest id, or its sequence's next value if higher (a TRUNCATE empties a
     table but leaves its sequence where it was)."""

@@ -100,17 +100,28 @@ def partitions(table: str) -> list[Partition]:
     return sorted(bounded, key=lambda partition: partition.start)
 
 
-def overlapping(table: str, start: datetime, end: datetime) -> tuple[str, ...]:
-    """The table's partitions that hold rows of [start, end], and its default partition; none
-    when the table is not partitioned. From a list a minute old at most: partitions are
-    created days ahead, and one that left the range is not looked for."""
+def overlapping(
+    table: str, start: datetime, end: datetime, besides: tuple[datetime, datetime] | None = None
+) -> tuple[str, ...]:
+    """The table's partitions that hold rows of [start, end], but one that holds the whole
+    span `besides`, and its default partition; none when the table is not partitioned. From
+    a list a minute old at most: partitions are created days ahead, and one that left the
+    range is not looked for."""
     if connection.vendor != "postgresql":
         return ()
     found = _recently_listed(table)
     if not found:
         return ()
-    names = [p.name for p in found if p.start <= end and start < p.end]
+    names = [
+        p.name
+        for p in found
+        if p.start <= end and start < p.end and not (besides and holds(p, *besides))
+    ]
     return (*names, default_name(table))
+
+
+def holds(partition: Partition, first: datetime, last: datetime) -> bool:
+    return partition.start <= first and last < partition.end
 
 
 LISTED_FOR_SECONDS = 60.0

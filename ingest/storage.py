@@ -56,9 +56,10 @@ def insert(requests: list[Rows]) -> None:
         for request in requests
         for event in request.events
     )
-    received = [request.received_at for request in requests]
-    since = min(received) - timedelta(hours=settings.DEDUP_WINDOW_HOURS)
-    window = partitions.overlapping(Event._meta.db_table, since, max(received))
+    oldest, newest = min(r.received_at for r in requests), max(r.received_at for r in requests)
+    since = oldest - timedelta(hours=settings.DEDUP_WINDOW_HOURS)
+    # ON CONFLICT looks in the partition the rows go to, when they all go to one.
+    window = partitions.overlapping(Event._meta.db_table, since, newest, besides=(oldest, newest))
     insert_rows(Event, rows, ignore_conflicts=True, unseen=Unseen(DEDUP_KEY, window))
 
 

@@ -82,6 +82,12 @@ def test_the_look_for_duplicates_probes_only_the_window_s_partitions_by_their_un
     assert len(kept) == 2  # yesterday's and today's, of twelve days of partitions
     for name in window:
         assert f"using {name}_message on {name}" in plan  # an index (only) scan
+    # Rows that all go to today's partition leave its look to ON CONFLICT.
+    [today] = [p.name for p in partitions.partitions("ingest_event") if p.start <= now < p.end]
+    assert today in window
+    assert set(partitions.overlapping("ingest_event", since, now, besides=(now, now))) == set(
+        window
+    ) - {today}
 
 
 def test_a_window_under_24_hours_is_refused():
