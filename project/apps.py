@@ -9,6 +9,7 @@ class ProjectConfig(AppConfig):
     verbose_name = "Switchyard"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers them)
         from .roles import ensure_roles
 
         # post_migrate goes only to apps with models, which this one has not.

@@ -44,3 +44,8 @@ def on_starting(server) -> None:
             probe.bind(address)
         except OSError as error:
             raise SystemExit(f"cannot listen on {bind}: {error.strerror}") from error
+
+
+def when_ready(server) -> None:
+    # With reuse_port the arbiter binds nothing, and its own "Listening at:" line is empty.
+    server.log.info("Listening at: http://%s (%s)", bind, os.getpid())

@@ -13,6 +13,7 @@ from infra import metrics, partitions
 from infra.metrics import SwitchyardCollector
 from infra.redis_connection import client
 
+CLOSED = "/metrics is closed: set METRICS_TOKEN and scrape with 'Authorization: Bearer <token>'\n"
 registry = CollectorRegistry(auto_describe=False)
 registry.register(SwitchyardCollector())
 metrics.register_gauges(partitions.gauges)
@@ -51,9 +52,12 @@ def redis_answers() -> bool:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    # With METRICS_TOKEN set, scrapers must send it as a bearer token.
+    # With METRICS_TOKEN set, scrapers must send it as a bearer token; without one, only a
+    # DEBUG server shows its sources' and destinations' names to anyone who asks.
     if settings.METRICS_TOKEN:
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(sent, settings.METRICS_TOKEN):
             return HttpResponse("a bearer token is required\n", status=401)
+    elif not settings.DEBUG:
+        return HttpResponse(CLOSED, status=403, content_type="text/plain")
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -71,12 +71,13 @@ def test_hourly_partitions_fill_the_hours_that_daily_ones_leave(db, settings):
     ]
 
 
-def test_healthz_and_metrics_raise_the_alarm_when_partitions_run_out(db, client):
+def test_healthz_and_metrics_raise_the_alarm_when_partitions_run_out(db, client, settings):
+    settings.METRICS_TOKEN = "scrape"
     now = timezone.now()
     partitions.drop(covering("destinations_delivery", now + DAY))
 
     health = client.get("/healthz")
-    metrics = client.get("/metrics").content.decode()
+    metrics = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape").content.decode()
 
     assert health.status_code == 200
     assert health.json()["status"] == "degraded"

@@ -16,6 +16,18 @@ from tests.destinations.delivery import scenario
 from tests.destinations.delivery.sinks import always
 
 RUN = uuid.uuid4().hex[:8]
+TOKEN = "metrics-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(settings):
+    settings.METRICS_TOKEN = TOKEN
+
+
+def scrape(api: httpx.Client) -> str:
+    response = api.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200, response.text
+    return response.text
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -73,7 +85,7 @@ def delivered_traffic(live_server, source, sinks):
 
 
 def test_metrics_count_deliveries_and_time_attempts_after_traffic(anonymous_api, delivered_traffic):
-    scraped = samples(anonymous_api.get("/metrics").text)
+    scraped = samples(scrape(anonymous_api))
 
     outcome = "switchyard_delivery_outcomes_total"
     assert scraped[(outcome, (("destination", f"Billing {RUN}"), ("status", "delivered")))] == 5
@@ -87,7 +99,7 @@ def scraped_until(api: httpx.Client, expected: dict[tuple, float]) -> dict[tuple
     """The metrics once they show `expected`: ingest counts reach Redis within a second."""
     deadline = time.monotonic() + 5
     while True:
-        scraped = samples(api.get("/metrics").text)
+        scraped = samples(scrape(api))
         if all(scraped.get(name) == value for name, value in expected.items()):
             return scraped
         if time.monotonic() > deadline:
@@ -123,10 +135,23 @@ def test_metrics_show_the_deliveries_waiting(anonymous_api, live_server, source)
     scenario.send_events(live_server.url, source, 3)
     routing.route_new_events()
 
-    scraped = samples(anonymous_api.get("/metrics").text)
+    scraped = samples(scrape(anonymous_api))
 
     waiting = ("destination", "Billing"), ("status", "pending")
     assert scraped[("switchyard_deliveries_waiting", waiting)] == 3
+
+
+def test_without_a_token_metrics_are_closed_unless_debug_is_on(anonymous_api, settings):
+    settings.METRICS_TOKEN = ""
+
+    closed = anonymous_api.get("/metrics")
+    settings.DEBUG = True
+    opened = anonymous_api.get("/metrics")
+
+    assert closed.status_code == 403
+    assert "set METRICS_TOKEN" in closed.text
+    assert "switchyard_" not in closed.text
+    assert opened.status_code == 200
 
 
 def test_metrics_want_the_bearer_token_when_one_is_set(anonymous_api, settings):

@@ -14,6 +14,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "SECRETS_KEYS": Fernet.generate_key().decode(),
     "ALLOWED_HOSTS": "switchyard.example.com",
+    "METRICS_TOKEN": secrets.token_urlsafe(24),
 }
 # What the test runner sets for plain-http tests must not leak into the production check.
 TEST_ONLY = ("SECURE_SSL_REDIRECT", "SECRET_KEY", "DEBUG")
@@ -36,6 +37,13 @@ def test_the_deploy_check_passes_without_a_warning_when_debug_is_off():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_warns_when_metrics_have_no_token():
+    result = manage("check", "--deploy", **(PRODUCTION | {"METRICS_TOKEN": ""}))
+
+    assert "switchyard.W001" in result.stderr + result.stdout
+    assert "METRICS_TOKEN is empty" in result.stderr + result.stdout
 
 
 def test_without_a_secret_key_and_debug_off_nothing_starts():

@@ -23,3 +23,25 @@ def test_the_web_server_refuses_a_port_another_server_already_listens_on(db):
 
     assert server.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in server.stderr
+
+
+def test_the_web_server_says_where_it_listens(db):
+    port = free_port()
+    server = subprocess.Popen(
+        [BIN / "gunicorn", "-c", BASE_DIR / "project/gunicorn.conf.py", "project.wsgi"],
+        cwd=BASE_DIR,
+        env=process_env(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in server.stderr:
+            lines.append(line)
+            if "Listening at: http" in line:
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert f"Listening at: http://127.0.0.1:{port} (" in lines[-1], lines
