@@ -56,12 +56,21 @@ class DestinationForm(forms.ModelForm):
         stored_secrets = self.instance.secrets if self.instance.pk else {}
         for setting in self.kind.all_settings:
             field = self.fields[setting.key]
+            if setting.key == "base_url":
+                # Shown, not filled in: a saved base URL wins over settings that choose the
+                # host (LaunchDarkly's events host), so only one typed on purpose is saved.
+                field.initial = None
+                field.widget.attrs["placeholder"] = self.kind.default_base_url
             if setting.secret and stored_secrets.get(setting.key):
                 field.required = False
                 field.help_text = SECRET_KEPT_HELP
                 field.widget.attrs["placeholder"] = MASK
             elif setting.key in self.instance.settings:
                 self.initial[setting.key] = self.instance.settings[setting.key]
+
+    def unchosen(self, setting: Setting) -> Any:
+        """The value that means "not chosen": the default base URL, as older forms saved it."""
+        return self.kind.default_base_url if setting.key == "base_url" else None
 
     @classmethod
     def setting_keys(cls, *, advanced: bool) -> list[str]:
@@ -74,7 +83,7 @@ class DestinationForm(forms.ModelForm):
         self.instance.settings = {
             s.key: cleaned[s.key]
             for s in settings
-            if not s.secret and cleaned.get(s.key) not in (None, "")
+            if not s.secret and cleaned.get(s.key) not in (None, "", self.unchosen(s))
         }
         merge_secrets(
             self.instance, {s.key: cleaned.get(s.key) or "" for s in settings if s.secret}

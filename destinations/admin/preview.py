@@ -63,6 +63,8 @@ class DryRun:
     requests: list[ShownRequest] = field(default_factory=list)
     # Why no request can be built for this event, e.g. "PAYLOAD_VALIDATION_FAILED: ...".
     problem: str = ""
+    # One line per string the schema read as a number or boolean: it is sent as a number.
+    coercions: list[str] = field(default_factory=list)
 
     @property
     def pretty_payload(self) -> str:
@@ -82,13 +84,15 @@ def dry_run(mapping: Mapping, event: dict[str, Any]) -> DryRun:
         "matched": triggers.matches(mapping.trigger, event),
         "integrations_allowed": integrations_allow(event.get("integrations"), Route.of(mapping)),
     }
+    coercions: list[str] = []
     try:
         config = mapping.destination.config()
-        payload = prepare(mapping.action_spec, mapping.fields, event)
+        payload = prepare(mapping.action_spec, mapping.fields, event, coercions)
         built = mapping.action_spec.build(config, [payload])
     except (PayloadInvalid, KeyError, SecretsUnreadable) as problem:
-        return DryRun(**verdict, problem=describe_problem(problem))
-    return DryRun(**verdict, payload=payload, requests=[shown_request(r, config) for r in built])
+        return DryRun(**verdict, problem=describe_problem(problem), coercions=coercions)
+    requests = [shown_request(r, config) for r in built]
+    return DryRun(**verdict, payload=payload, requests=requests, coercions=coercions)
 
 
 def send_test_event(mapping: Mapping, event: dict[str, Any]) -> SentTestEvent:

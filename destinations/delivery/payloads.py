@@ -1,10 +1,18 @@
 """From an event to the payload an action sends: render the mapping, then apply the field
 schema (SPEC §4, last paragraph): required fields present, types checked, datetimes in the
-destination's format, undeclared keys dropped."""
+destination's format, undeclared keys dropped.
 
+A string that reads as the declared number, integer or boolean is taken as one, as Segment
+takes it: its action-destinations validate payloads with AJV's `coerceTypes` (packages/core,
+src/schema-validation.ts), so "14.99" in a number field is sent as 14.99."""
+
+import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 from .. import mapping
 from ..integrations.base import Action, Field
@@ -13,6 +21,10 @@ from ..mapping import js_text, json_type
 # Epoch numbers above this are milliseconds: as seconds they would be past the year 5000.
 EPOCH_MILLISECONDS_FROM = 100_000_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Decimal notation only: Python's float() would also take "nan", "inf" and "1_000".
+NUMERIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Past this a float no longer holds every integer, so an integral value stays a float.
+EXACT_INTEGERS_BELOW = 2**53
 
 
 class PayloadInvalid(Exception):
@@ -24,15 +36,23 @@ class PayloadInvalid(Exception):
         self.message = message
 
 
-def prepare(action: Action, fields: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+def prepare(
+    action: Action,
+    fields: dict[str, Any],
+    event: dict[str, Any],
+    notes: list[str] | None = None,
+) -> dict[str, Any]:
+    """The payload for `event`; `notes`, when given, receives a line per coerced field."""
     try:
         rendered = mapping.render(fields, event)
     except mapping.MappingError as error:
         raise PayloadInvalid("MAPPING_FAILED", str(error)) from None
-    return apply_schema(action.fields, rendered)
+    return apply_schema(action.fields, rendered, notes)
 
 
-def apply_schema(fields: tuple[Field, ...], rendered: dict[str, Any]) -> dict[str, Any]:
+def apply_schema(
+    fields: tuple[Field, ...], rendered: dict[str, Any], notes: list[str] | None = None
+) -> dict[str, Any]:
     payload = {}
     for field in fields:
         value = rendered.get(field.key)
@@ -42,6 +62,8 @@ def apply_schema(fields: tuple[Field, ...], rendered: dict[str, Any]) -> dict[st
                 raise invalid(field, f"is required but {state}")
             continue
         payload[field.key] = coerce(field, value)
+        if notes is not None and is_coerced(field, value):
+            notes.append(coercion_note(field, value, payload[field.key]))
         if field.choices and payload[field.key] not in field.choices:
             raise invalid(field, f"must be one of {list(field.choices)}, got {value!r}")
     return payload
@@ -59,14 +81,22 @@ def coerce(field: Field, value: Any) -> Any:
     elif kind == "number":
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
+        number = parse_number(value)
+        if number is not None:
+            return number
     elif kind == "integer":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
+        number = parse_number(value)
+        if number is not None and float(number).is_integer():
+            return int(number)
     elif kind == "boolean":
         if isinstance(value, bool):
             return value
+        if value in ("true", "false"):
+            return value == "true"
     elif kind == "object":
         if isinstance(value, dict):
             return value
@@ -83,6 +113,31 @@ def coerce(field: Field, value: Any) -> Any:
             return format_datetime(moment, field.datetime_format)
         raise invalid(field, f"must be an ISO-8601 date-time or an epoch number, got {value!r}")
     raise invalid(field, f"must be {article(kind)} {kind}, got {json_type(value)}")
+
+
+def parse_number(value: Any) -> int | float | None:
+    """A string in decimal notation as the number JavaScript's Number() reads in it, integral
+    values as ints so that they are sent as "42", as Segment sends them; None otherwise."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not NUMERIC.fullmatch(text):
+        return None
+    number = float(text)
+    if not math.isfinite(number):  # "1e400": JSON has no infinity to send
+        return None
+    if number.is_integer() and abs(number) < EXACT_INTEGERS_BELOW:
+        return int(number)
+    return number
+
+
+def is_coerced(field: Field, value: Any) -> bool:
+    return isinstance(value, str) and field.type in ("number", "integer", "boolean")
+
+
+def coercion_note(field: Field, value: Any, result: Any) -> str:
+    shown = orjson.dumps(result).decode()
+    return f"field '{field.key}': the string {orjson.dumps(value).decode()} became {shown}"
 
 
 def parse_datetime(value: Any) -> datetime | None:

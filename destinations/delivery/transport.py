@@ -119,16 +119,46 @@ class Sent:
 
 
 def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sent]:
-    """Build the action's requests for these payloads, send each, and judge every item."""
+    """Build the action's requests for these payloads, send each, and judge every item;
+    items the kind refused to put in any request fail alone, with its reason."""
     sent = []
     for request in action.build(config, payloads):
         exchange = send(request)
-        verdict = redacted(classify(exchange), config.secret_values)
+        verdict = redacted(judge(action, exchange), config.secret_values)
         results = None
         if verdict.outcome is Outcome.DELIVERED:
             results = item_results(action, exchange, len(request.items))
         sent.append(Sent(request, exchange, results or [verdict] * len(request.items)))
-    return sent
+    return sent + refused(action, payloads, sent)
+
+
+def judge(action: Action, exchange: Exchange) -> ItemResult:
+    """The kind's reading of an answer outside 2xx first (a rate limit sent as 403, say)."""
+    status = exchange.status
+    if action.read_error and status is not None and not 200 <= status < 300:
+        reading = action.read_error(status, exchange.response_body)
+        if reading is not None:
+            return reading
+    return classify(exchange)
+
+
+def refused(action: Action, payloads: list[dict], sent: list[Sent]) -> list[Sent]:
+    if action.refuse is None:
+        return []
+    carried = {index for item in sent for index in item.request.items}
+    alone = []
+    for index, payload in enumerate(payloads):
+        if index not in carried and (result := action.refuse(payload)) is not None:
+            request = Request("", "", {}, b"", (index,))
+            exchange = Exchange(
+                request,
+                datetime.now(UTC),
+                0,
+                error_code=result.code,
+                error_message=result.message,
+            )
+            alone.append(Sent(request, exchange, [result]))
+    return alone
 
 
 def item_results(action: Action, exchange: Exchange, count: int) -> list[ItemResult] | None:

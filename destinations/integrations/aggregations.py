@@ -3,11 +3,24 @@
 from typing import Any
 from urllib.parse import quote
 
-from .base import Action, Config, Field, Kind, Request, Setting, json_request
+from .base import Action, Config, ConnectionTest, Field, Kind, Request, Setting, json_request
 
 
 def ingest_url(config: Config) -> str:
     return f"{config.base_url}/{quote(config['ingest_id'], safe='')}"
+
+
+def api_url(config: Config) -> str:
+    # The check lives on the app host, not the ingest host; a proxy or test server gets both.
+    return config.base_url.replace("://ingest.aggregations.io", "://app.aggregations.io", 1)
+
+
+def test_request(config: Config) -> Request:
+    """The write-key ping Segment's Aggregations.io destination calls: it checks the key
+    against the ingest and its array schema without sending an event."""
+    query = f"ingest_id={quote(config['ingest_id'], safe='')}&schema=ARRAY_OF_EVENTS"
+    url = f"{api_url(config)}/api/v1/organization/ping-w?{query}"
+    return Request("GET", url, {"x-api-token": config["api_key"]}, b"", ())
 
 
 def build_events(config: Config, payloads: list[dict[str, Any]]) -> list[Request]:
@@ -48,4 +61,5 @@ KIND = Kind(
         ),
     ),
     actions=(SEND_EVENTS,),
+    connection_test=ConnectionTest(test_request),
 )

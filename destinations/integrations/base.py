@@ -106,6 +106,11 @@ class ItemResult:
 Builder = Callable[[Config, list[dict[str, Any]]], list[Request]]
 # Reads a 2xx answer that reports items one by one; returns one result per item.
 ResponseReader = Callable[[int, bytes, int], list[ItemResult] | None]
+# Reads an answer outside 2xx before the generic rules (SPEC §5.4); None leaves it to them.
+ErrorReader = Callable[[int, bytes], ItemResult | None]
+# Why a payload must go in no request (the receiver would refuse the whole batch for it):
+# the builder leaves it out and the item fails alone with this result.
+Refusal = Callable[[dict[str, Any]], ItemResult | None]
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,8 @@ class Action:
     # Offered when a mapping is created from the action rather than from a preset.
     default_trigger: str = ""
     read_response: ResponseReader | None = None
+    read_error: ErrorReader | None = None
+    refuse: Refusal | None = None
 
     def default_fields(self) -> dict[str, Any]:
         return {f.key: f.default for f in self.fields if f.default is not NO_DEFAULT}

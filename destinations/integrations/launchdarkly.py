@@ -1,24 +1,46 @@
 """LaunchDarkly custom and alias events: https://docs.launchdarkly.com/integrations/segment"""
 
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 from destinations.mapping import js_text
 
-from .base import Action, Builder, Config, Field, Kind, Preset, Request, Setting, json_request
+from .base import (
+    Action,
+    Builder,
+    Config,
+    ConnectionTest,
+    Field,
+    Kind,
+    Preset,
+    Request,
+    Setting,
+    json_request,
+)
 
 DEFAULT_EVENTS_HOST = "events.launchdarkly.com"
+DEFAULT_ORIGIN = f"https://{DEFAULT_EVENTS_HOST}"
 DEFAULT_CONTEXT_KIND = "user"
-HEADERS = {"X-LaunchDarkly-Event-Schema": "4"}
+SCHEMA_HEADER = {"X-LaunchDarkly-Event-Schema": "4"}
 # No documented cap on events per bulk request was found; 100 keeps one request small.
 BATCH_SIZE = 100
+PAYLOAD_NAMESPACE = uuid.UUID("6f1d3a0c-5b7e-4c2a-9e84-2d51c0b7a9e3")
 
 
 def events_url(config: Config) -> str:
+    return f"{origin(config)}/events/bulk/{quote(config['client_id'], safe='')}"
+
+
+def origin(config: Config) -> str:
     # A base URL set on purpose (a Relay Proxy, a test server) wins over the events host.
-    origin = config.base_url if config.get("base_url") else f"https://{events_host(config)}"
-    return f"{origin}/events/bulk/{quote(config['client_id'], safe='')}"
+    # The default one does not: older admin forms saved it without being asked, and it
+    # would send an EU account's events to the US instance.
+    if config.get("base_url") and config.base_url != DEFAULT_ORIGIN:
+        return config.base_url
+    return f"https://{events_host(config)}"
 
 
 def events_host(config: Config) -> str:
@@ -59,9 +81,35 @@ def alias_event(payload: dict[str, Any]) -> dict[str, Any]:
 def bulk_builder(to_event: Callable[[dict[str, Any]], dict[str, Any]]) -> Builder:
     def build(config: Config, payloads: list[dict[str, Any]]) -> list[Request]:
         body = [to_event(payload) for payload in payloads]
-        return [json_request("POST", events_url(config), body, range(len(payloads)), HEADERS)]
+        request = json_request("POST", events_url(config), body, range(len(payloads)))
+        headers = {**SCHEMA_HEADER, "X-LaunchDarkly-Payload-ID": payload_id(request.body)}
+        return [replace(request, headers=request.headers | headers)]
 
     return build
+
+
+def payload_id(body: bytes) -> str:
+    # LaunchDarkly's SDKs send a UUID per batch and repeat it on a retry, so that the events
+    # service can drop a batch it already has. Theirs is random and kept in memory; ours is
+    # derived from the body, which a retry rebuilds byte for byte from the same events.
+    return str(uuid.uuid5(PAYLOAD_NAMESPACE, body.decode()))
+
+
+def test_request(config: Config) -> Request:
+    """HEAD on the environment's goals for the client-side SDK: 200 for a known client-side
+    ID, 404 otherwise, as Segment's LaunchDarkly destination checks it. The events API has
+    no call that checks an ID without recording events."""
+    client_id = quote(config["client_id"], safe="")
+    return Request("HEAD", f"{sdk_origin(config)}/sdk/goals/{client_id}", {}, b"", ())
+
+
+def sdk_origin(config: Config) -> str:
+    # LaunchDarkly's instances name their hosts alike: events.eu.launchdarkly.com has
+    # clientsdk.eu.launchdarkly.com, events.launchdarkly.us has clientsdk.launchdarkly.us.
+    events = origin(config)
+    if events.startswith("https://events."):
+        return "https://clientsdk." + events.removeprefix("https://events.")
+    return events  # a Relay Proxy serves /sdk/goals too
 
 
 def path(text: str) -> dict[str, str]:
@@ -136,7 +184,7 @@ KIND = Kind(
     name="LaunchDarkly",
     description="Segment events as custom metric events for LaunchDarkly experiments.",
     docs_url="https://docs.launchdarkly.com/integrations/segment",
-    default_base_url=f"https://{DEFAULT_EVENTS_HOST}",
+    default_base_url=DEFAULT_ORIGIN,
     settings=(
         Setting(
             "client_id",
@@ -156,4 +204,5 @@ KIND = Kind(
         Preset("Track events", "track_event", TRACK_EVENT.default_trigger),
         Preset("Alias users", "alias_user", ALIAS_USER.default_trigger),
     ),
+    connection_test=ConnectionTest(test_request),
 )

@@ -9,15 +9,22 @@ from .base import (
     Config,
     ConnectionTest,
     Field,
+    ItemResult,
     Kind,
+    Outcome,
     Preset,
     Request,
     Setting,
     json_request,
 )
 
+# Segment's integration-librato cleans names to these; Librato itself also allows ":".
 NOT_ALLOWED_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+NOT_ALLOWED_IN_SOURCE = re.compile(r"[^A-Za-z0-9.:_-]")
 MAX_NAME_LENGTH = 255
+# Librato answers a hit rate limit with 403 and "You have hit the API limit for ..." in the
+# body (kb.librato.com/faq/errors/rate_limiting), not with 429.
+RATE_LIMITED = re.compile(rb"api limit|rate limit", re.IGNORECASE)
 # A gauge counts the event itself when the event carries no value of its own.
 DEFAULT_VALUE = 1
 
@@ -35,19 +42,30 @@ def metric_name(name: str) -> str:
     return NOT_ALLOWED_IN_NAME.sub("-", name)[:MAX_NAME_LENGTH]
 
 
+def source_name(source: str) -> str:
+    return NOT_ALLOWED_IN_SOURCE.sub("-", source)[:MAX_NAME_LENGTH]
+
+
 def gauge(payload: dict[str, Any]) -> dict[str, Any]:
     name = metric_name(payload["name"])
     return {
         "name": name,
         "value": payload.get("value", DEFAULT_VALUE),
         "measure_time": payload["measure_time"],
-        "source": payload.get("source") or name,
+        "source": source_name(payload.get("source") or name),
     }
 
 
 def build_gauges(config: Config, payloads: list[dict[str, Any]]) -> list[Request]:
     body = {"gauges": [gauge(payload) for payload in payloads]}
     return [json_request("POST", metrics_url(config), body, range(len(payloads)), auth(config))]
+
+
+def read_error(status: int, body: bytes) -> ItemResult | None:
+    if status == 403 and RATE_LIMITED.search(body):
+        message = f"HTTP 403: {body[:500].decode('utf-8', errors='replace').strip()}"
+        return ItemResult(Outcome.RETRY, "TOO_MANY_REQUESTS", message)
+    return None
 
 
 def test_request(config: Config) -> Request:
@@ -99,12 +117,21 @@ SEND_GAUGE = Action(
     max_batch_size=300,
     default_batch_size=300,
     default_trigger='type = "track"',
+    read_error=read_error,
 )
 
+# Segment's facade: a page's full name is "category name" when both are set (JavaScript
+# truthiness, hence "blank"), and its event is "Viewed <full name> Page" or "Loaded a Page".
 PAGE_VIEW_NAME = {
     "@if": {
-        "exists": path("$.name"),
-        "then": {"@template": "Viewed {{name}} Page"},
+        "blank": path("$.name"),
+        "then": {
+            "@if": {
+                "blank": path("$.category"),
+                "then": {"@template": "Viewed {{category}} {{name}} Page"},
+                "else": {"@template": "Viewed {{name}} Page"},
+            }
+        },
         "else": "Loaded a Page",
     }
 }

@@ -41,7 +41,8 @@ SEND_EVENT = Action(
         Field("customer_id", "Customer ID", "string", True, {"@path": "$.context.groupId"}),
         Field("timestamp", "Timestamp", "datetime", True, {"@path": "$.timestamp"}),
         Field("event_type", "Event type", "string", True, {"@path": "$.event"}),
-        Field("properties", "Properties", "object", True, {"@path": "$.properties"}),
+        # Optional in Metronome's ingest API; an event without them is sent without the key.
+        Field("properties", "Properties", "object", False, {"@path": "$.properties"}),
     ),
     build=build_ingest,
     batching=True,

@@ -8,6 +8,7 @@ https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#
 from base64 import b64encode
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import orjson
 
@@ -15,11 +16,13 @@ from .base import (
     Action,
     Builder,
     Config,
+    ConnectionTest,
     Field,
     ItemResult,
     Kind,
     Outcome,
     Preset,
+    Refusal,
     Request,
     Setting,
     json_request,
@@ -29,6 +32,12 @@ DEFAULT_ENDPOINT = "https://api.segment.io/v1"
 # Segment refuses batch requests over 500 KB (HTTP Tracking API, "Max request size"); the
 # margin leaves room for the envelope and the "type" the builder adds to every message.
 MAX_BATCH_BYTES = 450_000
+# Segment's per-message limit (HTTP Tracking API, "Max request size"), measured on the
+# message's JSON as it goes in the batch.
+MAX_MESSAGE_BYTES = 32 * 1024
+SEGMENT_HOSTS = ("api.segment.io", "events.eu1.segmentapis.com")
+# Where Segment's own destination checks a write key: one CDN for every region.
+SEGMENT_CDN = "https://cdn.segment.com/v1"
 
 
 def path(key: str) -> dict[str, str]:
@@ -65,15 +74,48 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def refusal(message_type: str) -> Refusal:
+    """Why a message would make the receiver refuse its whole batch, or None."""
+
+    def refuse(payload: dict[str, Any]) -> ItemResult | None:
+        if not payload.get("userId") and not payload.get("anonymousId"):
+            message = "a message needs a userId or an anonymousId; it has neither"
+            return ItemResult(Outcome.FAILED, "PAYLOAD_VALIDATION_FAILED", message)
+        size = len(orjson.dumps({"type": message_type, **payload}))
+        if size > MAX_MESSAGE_BYTES:
+            message = f"the message is {size} bytes, over the receiver's limit of 32 KB"
+            return ItemResult(Outcome.FAILED, "PAYLOAD_TOO_LARGE", message)
+        return None
+
+    return refuse
+
+
 def batch_builder(message_type: str) -> Builder:
+    refuse = refusal(message_type)
+
     def build(config: Config, payloads: list[dict[str, Any]]) -> list[Request]:
-        messages = [{"type": message_type, **payload} for payload in payloads]
+        good = tuple(i for i, payload in enumerate(payloads) if refuse(payload) is None)
+        if not good:
+            return []
+        messages = [{"type": message_type, **payloads[i]} for i in good]
         # sentAt is the moment of sending (each retry anew): the receiver corrects clock skew
         # with it (timestamp = receivedAt - (sentAt - originalTimestamp)).
         body = {"batch": messages, "sentAt": now_iso()}
-        return [json_request("POST", batch_url(config), body, range(len(payloads)), auth(config))]
+        return [json_request("POST", batch_url(config), body, good, auth(config))]
 
     return build
+
+
+def test_request(config: Config) -> Request:
+    """Segment's Tracking API takes any write key, so for Segment this asks its CDN for the
+    source's settings, as Segment's own destination does (404 for an unknown key). Other
+    receivers get an empty batch: it carries no event, and Switchyard and RudderStack check
+    the write key before anything else (401)."""
+    url = batch_url(config)
+    if urlsplit(url).hostname in SEGMENT_HOSTS:
+        settings_url = f"{SEGMENT_CDN}/projects/{quote(config['write_key'], safe='')}/settings"
+        return Request("GET", settings_url, {}, b"", ())
+    return json_request("POST", url, {"batch": [], "sentAt": now_iso()}, (), auth(config))
 
 
 def read_rejections(status: int, body: bytes, item_count: int) -> list[ItemResult] | None:
@@ -113,6 +155,7 @@ def send_action(
         max_batch_bytes=MAX_BATCH_BYTES,
         default_trigger=f'type = "{message_type}"',
         read_response=read_rejections,
+        refuse=refusal(message_type),
     )
 
 
@@ -173,4 +216,6 @@ KIND = Kind(
         Preset(f"Forward {name} messages", f"send_{name}", f'type = "{name}"')
         for name in ("track", "identify", "page", "screen", "group")
     ),
+    # RudderStack refuses an empty batch with 400, after it has accepted the write key.
+    connection_test=ConnectionTest(test_request, frozenset({*range(200, 300), 400})),
 )

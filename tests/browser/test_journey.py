@@ -159,7 +159,9 @@ def test_operator_journey_from_catalog_to_a_retried_delivery(
     base_url = page.locator("#id_base_url")
     expect(base_url).to_be_hidden()  # advanced settings start folded
     page.locator("summary", has_text="Advanced settings").click()
-    expect(base_url).to_have_value("https://api.metronome.com")
+    # The default is shown, not filled in: only a base URL typed on purpose is saved.
+    expect(base_url).to_have_attribute("placeholder", "https://api.metronome.com")
+    expect(base_url).to_have_value("")
     base_url.fill(sink.url)
     journey.shot("add-destination")
     page.click("input[name=_continue]")

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from destinations.integrations import KINDS
+from destinations.integrations import KINDS, launchdarkly
 from destinations.models import Destination
 from tests.destinations.admin.factories import TOKEN, metronome, store_deliveries
 from tests.destinations.delivery.sinks import always
@@ -219,3 +219,49 @@ def test_a_private_base_url_is_refused_by_the_form_when_the_guard_is_on(
     assert response.status_code == 200
     assert "169.254.169.254 is not a public address" in response.content.decode()
     assert not Destination.objects.exists()
+
+
+def launchdarkly_form(source, **overrides) -> dict:
+    settings = {
+        "client_id": "5f0c1d2e3a4b5c6d7e8f9a0b",
+        "events_host": "events.eu.launchdarkly.com",
+    }
+    form = metronome_form(source, name="Flags", base_url="") | settings | overrides
+    del form["api_token"]
+    return form
+
+
+def saved_events_url() -> str:
+    return launchdarkly.events_url(Destination.objects.get().config())
+
+
+def test_the_base_url_is_offered_as_a_placeholder_rather_than_filled_in(admin_client):
+    page = admin_client.get(f"{ADD}?kind=launchdarkly").content.decode()
+
+    assert 'placeholder="https://events.launchdarkly.com"' in page
+    assert 'value="https://events.launchdarkly.com"' not in page
+
+
+@pytest.mark.parametrize("base_url", ["", "https://events.launchdarkly.com"])
+def test_a_launchdarkly_destination_on_the_eu_events_host_sends_to_the_eu_host(
+    admin_client, source, base_url
+):
+    """The US default in Base URL, as forms used to fill it in, is not a choice of host."""
+    form = launchdarkly_form(source, base_url=base_url)
+
+    response = admin_client.post(f"{ADD}?kind=launchdarkly", form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert "base_url" not in Destination.objects.get().settings
+    assert saved_events_url() == (
+        "https://events.eu.launchdarkly.com/events/bulk/5f0c1d2e3a4b5c6d7e8f9a0b"
+    )
+
+
+def test_a_base_url_typed_on_purpose_still_wins_over_the_events_host(admin_client, source):
+    form = launchdarkly_form(source, base_url="https://relay.example.com")
+
+    response = admin_client.post(f"{ADD}?kind=launchdarkly", form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert saved_events_url() == "https://relay.example.com/events/bulk/5f0c1d2e3a4b5c6d7e8f9a0b"

@@ -12,6 +12,7 @@ from destinations.admin.preview import dry_run, send_test_event
 from destinations.delivery.payloads import prepare
 from destinations.integrations import get_kind
 from destinations.models import Delivery, DeliveryAttempt, Destination, Mapping
+from destinations.services import create_destination
 from tests.destinations import events
 from tests.destinations.admin.factories import TOKEN, store_event
 from tests.destinations.delivery.sinks import Sink, always
@@ -217,3 +218,20 @@ def test_a_viewer_cannot_test_a_mapping(client, django_user_model, preset):
     client.force_login(viewer)
 
     assert client.get(page_url(preset)).status_code == 403
+
+
+def test_a_dry_run_notes_each_string_it_read_as_a_number(source):
+    flags = create_destination(
+        "launchdarkly", "Flags", {"client_id": "5f0c1d2e3a4b5c6d7e8f9a0b"}, sources=[source]
+    )
+    mapping = flags.mappings.get(action="track_event")
+
+    result = dry_run(mapping, events.track(1, properties={"revenue": "14.99"}))
+
+    assert not result.problem
+    assert result.payload["metric_value"] == 14.99
+    assert result.coercions == ["field 'metric_value': the string \"14.99\" became 14.99"]
+
+
+def test_a_dry_run_of_a_payload_without_coercion_has_no_note(preset):
+    assert dry_run(preset, events.track(1)).coercions == []

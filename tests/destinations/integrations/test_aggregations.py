@@ -4,6 +4,7 @@ from destinations import triggers
 from destinations.encryption import Secrets
 from destinations.integrations import aggregations
 from destinations.integrations.base import Config, ItemResult, Outcome
+from destinations.services import check_connection, create_destination
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver
 
@@ -92,3 +93,40 @@ def test_the_default_trigger_takes_track_page_and_screen_events_only(event, want
     trigger = aggregations.KIND.action("send_events").default_trigger
 
     assert triggers.matches(trigger, event) is wanted
+
+
+PING = "/api/v1/organization/ping-w"
+
+
+@pytest.mark.parametrize(("status", "valid"), [(200, True), (401, False)])
+def test_the_connection_test_pings_the_ingest_with_the_key_and_sends_no_event(
+    httpserver, db, status, valid
+):
+    """Segment's Aggregations.io destination (action-destinations aggregations-io/index.ts,
+    testAuthentication) checks a key with GET ping-w for the ingest and its array schema."""
+    query = f"ingest_id={INGEST_ID}&schema=ARRAY_OF_EVENTS"
+    httpserver.expect_request(PING, method="GET", query_string=query).respond_with_data(
+        "{}", status=status
+    )
+    settings = {"ingest_id": INGEST_ID, "base_url": httpserver.url_for("/")}
+    destination = create_destination("aggregations_io", "Agg", settings, {"api_key": API_KEY})
+
+    check = check_connection(destination)
+
+    assert check.ok is valid
+    (received,) = [request for request, _ in httpserver.log]
+    assert received.headers["x-api-token"] == API_KEY
+    assert received.get_data() == b""
+
+
+def test_the_connection_test_goes_to_the_app_host_when_the_ingest_host_is_the_default():
+    """The ingest is ingest.aggregations.io, the ping app.aggregations.io (same source)."""
+    config = Config(
+        {"ingest_id": "a/b"}, Secrets({"api_key": API_KEY}), aggregations.KIND.default_base_url
+    )
+
+    request = aggregations.KIND.connection_test.request(config)
+
+    assert (
+        request.url == f"https://app.aggregations.io{PING}?ingest_id=a%2Fb&schema=ARRAY_OF_EVENTS"
+    )

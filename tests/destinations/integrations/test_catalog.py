@@ -114,3 +114,22 @@ def test_a_mapping_created_from_an_action_starts_with_its_defaults(metronome):
         },
     )
     assert Mapping.objects.filter(destination=metronome).count() == 2
+
+
+def test_every_kind_that_takes_credentials_offers_a_connection_test():
+    lacking = [
+        key
+        for key, kind in REGISTRY.items()
+        if any(setting.secret for setting in kind.settings) and kind.connection_test is None
+    ]
+
+    # A webhook's secret only signs bodies: no receiver can say whether it is right.
+    assert lacking == ["webhook"]
+
+
+def test_only_librato_reads_error_answers_and_only_the_forwarder_refuses_payloads():
+    """The hooks are additive: every other kind keeps the generic rules (SPEC §5.4)."""
+    readers = {key for key, kind in REGISTRY.items() for a in kind.actions if a.read_error}
+    refusers = {key for key, kind in REGISTRY.items() for a in kind.actions if a.refuse}
+
+    assert (readers, refusers) == ({"librato"}, {"segment"})

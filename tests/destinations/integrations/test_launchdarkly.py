@@ -1,3 +1,5 @@
+import uuid
+
 import orjson
 import pytest
 
@@ -7,6 +9,7 @@ from destinations.encryption import Secrets
 from destinations.integrations import launchdarkly
 from destinations.integrations.base import Config, ItemResult, Outcome
 from destinations.models import Destination
+from destinations.services import check_connection, create_destination
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver
 
@@ -212,3 +215,79 @@ def test_each_preset_takes_its_own_event_types_only(preset, event, wanted):
     trigger = next(p.trigger for p in launchdarkly.KIND.presets if p.name == preset)
 
     assert triggers.matches(trigger, event) is wanted
+
+
+def test_a_default_base_url_saved_by_an_older_form_does_not_hide_the_events_host():
+    settings = {
+        "events_host": "events.eu.launchdarkly.com",
+        "base_url": "https://events.launchdarkly.com",
+    }
+
+    assert events_url(settings) == f"https://events.eu.launchdarkly.com{PATH}"
+
+
+def test_a_numeric_string_revenue_reaches_launchdarkly_as_a_number(httpserver):
+    """Segment validates with AJV coerceTypes, so "14.99" is sent as the number 14.99."""
+    httpserver.expect_request(PATH).respond_with_data("", status=202)
+    properties = {"endpoint": "/v1/search", "revenue": "14.99"}
+
+    received, results = send(httpserver, "track_event", [events.track(1, properties=properties)])
+
+    item = custom_event(1) | {"metricValue": 14.99, "data": properties}
+    assert_json_request(received[0], "POST", PATH, [item], HEADERS)
+    assert b'"metricValue":14.99,' in received[0].get_data()
+    assert results == [ItemResult(Outcome.DELIVERED)]
+
+
+def test_a_batch_carries_a_payload_id_that_its_retry_repeats(httpserver):
+    """LaunchDarkly's SDKs send X-LaunchDarkly-Payload-ID, a UUID per batch, and send the same
+    one again when they retry it (launchdarkly/java-server-sdk, test
+    eventPayloadIdReusedOnRetry; ruby-server-sdk, impl/event_sender.rb)."""
+    httpserver.expect_request(PATH).respond_with_data("", status=202)
+    batch = [events.track(1), events.track(2)]
+
+    first, _ = send(httpserver, "track_event", batch)
+    retried, _ = send(httpserver, "track_event", batch)
+    other, _ = send(httpserver, "track_event", [events.track(1), events.track(3)])
+
+    ids = [request[0].headers["X-LaunchDarkly-Payload-ID"] for request in (first, retried, other)]
+    assert str(uuid.UUID(ids[0])) == ids[0]
+    assert ids[0] == ids[1]
+    assert ids[2] != ids[0]
+
+
+@pytest.mark.parametrize(("status", "valid"), [(200, True), (404, False)])
+def test_the_connection_test_asks_the_client_side_sdk_about_the_client_id(
+    httpserver, db, status, valid
+):
+    """No events API call checks an ID without recording events; Segment's LaunchDarkly
+    destination (action-destinations, launchdarkly/index.ts, testAuthentication) sends HEAD
+    /sdk/goals/{client-side ID}, 200 for a known environment and 404 otherwise."""
+    httpserver.expect_request(f"/sdk/goals/{CLIENT_ID}", method="HEAD").respond_with_data(
+        "", status=status
+    )
+    settings = {"client_id": CLIENT_ID, "base_url": httpserver.url_for("/")}
+    destination = create_destination("launchdarkly", "Flags", settings)
+
+    check = check_connection(destination)
+
+    assert check.ok is valid
+    assert len(httpserver.log) == 1  # and no event was sent
+
+
+@pytest.mark.parametrize(
+    ("events_host", "sdk_host"),
+    [
+        ("events.launchdarkly.com", "clientsdk.launchdarkly.com"),
+        ("events.eu.launchdarkly.com", "clientsdk.eu.launchdarkly.com"),
+        ("events.launchdarkly.us", "clientsdk.launchdarkly.us"),
+    ],
+)
+def test_the_connection_test_asks_the_instance_of_the_events_host(events_host, sdk_host):
+    destination = Destination(
+        kind="launchdarkly", settings={"client_id": CLIENT_ID, "events_host": events_host}
+    )
+
+    request = launchdarkly.test_request(destination.config())
+
+    assert (request.method, request.url) == ("HEAD", f"https://{sdk_host}/sdk/goals/{CLIENT_ID}")

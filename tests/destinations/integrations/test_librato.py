@@ -79,6 +79,30 @@ def test_a_named_page_is_a_viewed_page_gauge(httpserver):
     assert_json_request(received[0], "POST", "/v1/metrics", body, HEADERS)
 
 
+def test_a_page_with_a_category_is_named_viewed_category_name_page(httpserver):
+    """facade's Page#fullName is "category name" when both are set and Page#event wraps it in
+    "Viewed ... Page"; integration-librato's page mapper names the gauge with that."""
+    httpserver.expect_request("/v1/metrics").respond_with_data("", status=200)
+
+    received, _ = send(httpserver, [events.page(1, category="Docs")], PAGE)
+
+    body = {"gauges": [gauge("Viewed-Docs-Pricing-Page", 1)]}
+    assert_json_request(received[0], "POST", "/v1/metrics", body, HEADERS)
+
+
+@pytest.mark.parametrize("category", ["", None])
+def test_a_page_with_an_empty_or_null_category_is_named_by_its_name_alone(category):
+    """facade joins category and name only when both are truthy (JavaScript `&&`)."""
+    assert built_gauge(events.page(category=category), PAGE)["name"] == "Viewed-Pricing-Page"
+
+
+def test_a_page_with_an_empty_name_is_a_loaded_a_page_gauge_even_with_a_category():
+    """facade: `name && category ? ... : name`, then Page#event("") is "Loaded a Page"."""
+    page = events.page(name="", category="Docs")
+
+    assert built_gauge(page, PAGE)["name"] == "Loaded-a-Page"
+
+
 def test_a_page_without_a_name_is_a_loaded_a_page_gauge():
     page = events.page()
     del page["name"]
@@ -129,6 +153,63 @@ def test_the_value_is_kept_even_at_zero_and_is_1_when_missing_or_null(properties
 )
 def test_the_source_is_the_first_one_set_else_the_metric_name(overrides, source):
     assert built_gauge(events.track(**overrides))["source"] == source
+
+
+def test_a_source_outside_librato_characters_goes_out_with_dashes_in_their_place(httpserver):
+    """Librato's source-based API (api-docs-archive.librato.com, "Sources") takes only
+    A-Z a-z 0-9 . : - _ and at most 255 characters; integration-librato's clean() puts "-"
+    for every other character."""
+    httpserver.expect_request("/v1/metrics").respond_with_data("", status=200)
+    sample = events.track(context={"source": "web 01/eu:west_2.b€"})
+
+    received, _ = send(httpserver, [sample], TRACK)
+
+    body = {"gauges": [gauge("API-Call", 3, "web-01-eu:west_2.b-")]}
+    assert_json_request(received[0], "POST", "/v1/metrics", body, HEADERS)
+
+
+def test_a_source_is_cut_to_255_characters_after_cleaning():
+    """Librato's 255-character limit on source names (api-docs-archive.librato.com)."""
+    sample = events.track(context={"source": "a b" * 100})
+
+    assert built_gauge(sample)["source"] == "a-b" * 85
+
+
+def test_a_403_saying_the_api_limit_was_hit_is_retried_as_too_many_requests():
+    """Librato answers a hit rate limit with 403 and "You have hit the API limit for ..."
+    (kb.librato.com/faq/errors/rate_limiting): waiting helps, new credentials do not."""
+    body = (
+        b'{"errors":{"request":["You have hit the API limit for measurements [measure:raw_rate]"]}}'
+    )
+
+    result = librato.SEND_GAUGE.read_error(403, body)
+
+    assert result == ItemResult(Outcome.RETRY, "TOO_MANY_REQUESTS", f"HTTP 403: {body.decode()}")
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(403, b'{"errors":{"request":["Forbidden"]}}'), (401, b"API limit"), (400, b"")],
+)
+def test_any_other_error_answer_is_left_to_the_generic_rules(status, body):
+    assert librato.SEND_GAUGE.read_error(status, body) is None
+
+
+def test_a_plain_403_still_fails_as_invalid_authentication(httpserver):
+    httpserver.expect_request("/v1/metrics").respond_with_data("Forbidden", status=403)
+
+    _, results = send(httpserver, [events.track(1)], TRACK)
+
+    assert [(r.outcome, r.code) for r in results] == [(Outcome.FAILED, "INVALID_AUTHENTICATION")]
+
+
+def test_a_rate_limited_batch_is_retried_end_to_end(httpserver):
+    body = "You have hit the API limit for measurements [measure:raw_rate]"
+    httpserver.expect_request("/v1/metrics").respond_with_data(body, status=403)
+
+    _, results = send(httpserver, [events.track(1)], TRACK)
+
+    assert [(r.outcome, r.code) for r in results] == [(Outcome.RETRY, "TOO_MANY_REQUESTS")]
 
 
 def test_the_measure_time_is_in_whole_unix_seconds():

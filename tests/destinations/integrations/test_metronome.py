@@ -72,3 +72,18 @@ def test_the_connection_test_reads_400_as_a_valid_token(httpserver, db, status, 
 
     assert check.ok is valid
     assert httpserver.log[0][0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize("properties", [{}, {"properties": None}])
+def test_a_track_without_properties_is_sent_without_the_key(httpserver, properties):
+    """properties is optional in Metronome's ingest API (docs.metronome.com/api-reference/
+    usage/ingest-events; their Ruby SDK's Usage has `properties: nil`), and Segment's
+    metronome sendEvent sends its payload as is, so an absent field is an absent key."""
+    httpserver.expect_request("/v1/ingest").respond_with_data("", status=200)
+    event = {k: v for k, v in events.track(1).items() if k != "properties"} | properties
+
+    received, results = send(httpserver, [event])
+
+    item = {k: v for k, v in metronome_event(1).items() if k != "properties"}
+    assert_json_request(received[0], "POST", "/v1/ingest", [item], HEADERS)
+    assert results == [ItemResult(Outcome.DELIVERED)]
