@@ -29,6 +29,9 @@ RETRYABLE_STATUSES = frozenset({408, 423, 429})
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 USER_AGENT = f"Switchyard/{version('switchyard')}"
 INVALID_REQUEST = "INVALID_REQUEST"
+BATCH_NOT_SPLIT = "BATCH_NOT_SPLIT"
+# Answers that refuse a whole batch for what is in it: split it to find the bad items.
+POISONED_STATUSES = frozenset({400, 413, 422})
 PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
 
 
@@ -120,16 +123,59 @@ class Sent:
 
 def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sent]:
     """Build the action's requests for these payloads, send each, and judge every item;
-    items the kind refused to put in any request fail alone, with its reason."""
+    items the kind refused to put in any request fail alone, with its reason.
+
+    A request of several items refused whole for its content (400, 413, 422: one bad event
+    can earn that, where 401/403 condemn every request) is split in halves and each half
+    sent again, until the bad items stand alone and the good ones are delivered: k bad items
+    among n cost about 2·k·log2(n) more requests. Each request is its own Sent, so the
+    attempt log shows the splits; the last verdict on an item is the one that counts.
+    Splitting stops at half the lease, so that a slow destination never outlives the claim:
+    what is left is retried later.
+    """
+    deadline = time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 2
+    sent = send_items(action, config, payloads, tuple(range(len(payloads))), deadline)
+    return sent + refused(action, payloads, sent)
+
+
+def send_items(
+    action: Action, config: Config, payloads: list[dict], items: tuple[int, ...], deadline: float
+) -> list[Sent]:
     sent = []
-    for request in action.build(config, payloads):
+    for built in action.build(config, [payloads[i] for i in items]):
+        request = replace(built, items=tuple(items[i] for i in built.items))
         exchange = send(request)
         verdict = redacted(judge(action, exchange), config.secret_values)
         results = None
         if verdict.outcome is Outcome.DELIVERED:
             results = item_results(action, exchange, len(request.items))
         sent.append(Sent(request, exchange, results or [verdict] * len(request.items)))
-    return sent + refused(action, payloads, sent)
+        if len(request.items) > 1 and exchange.status in POISONED_STATUSES:
+            sent += split(action, config, payloads, request.items, deadline)
+    return sent
+
+
+def split(
+    action: Action, config: Config, payloads: list[dict], items: tuple[int, ...], deadline: float
+) -> list[Sent]:
+    if time.monotonic() > deadline:
+        return [not_split(items)]
+    half = len(items) // 2
+    return [
+        *send_items(action, config, payloads, items[:half], deadline),
+        *send_items(action, config, payloads, items[half:], deadline),
+    ]
+
+
+def not_split(items: tuple[int, ...]) -> Sent:
+    request = Request("", "", {}, b"", items)
+    message = "the batch was refused whole and there was no time left to find the bad items"
+    exchange = Exchange(
+        request, datetime.now(UTC), 0, error_code=BATCH_NOT_SPLIT, error_message=message
+    )
+    return Sent(
+        request, exchange, [ItemResult(Outcome.RETRY, BATCH_NOT_SPLIT, message)] * len(items)
+    )
 
 
 def judge(action: Action, exchange: Exchange) -> ItemResult:
