@@ -119,18 +119,7 @@ def main() -> int:
 
 
 def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, Any]:
-    step("fresh database", plan.database_url)
-    database.recreate(plan.database_url)
-    redis.Redis.from_url(plan.redis_url).flushdb()
-    manage = [sys.executable, BASE_DIR / "manage.py"]
-    supervisor.run("migrate", [*manage, "migrate", "--noinput", "-v", "0"], env)
-    import django
-
-    django.setup()
-    from bench import fixtures
-
-    sources = fixtures.create_sources()
-    web_url = start_web(supervisor, env)
+    web_url, sources = start(supervisor, plan.database_url, plan.redis_url, env)
     results: dict[str, Any] = {"machine": machine(env)}
     results |= tracking.run_all(supervisor, web_url, sources, plan.loads)
     step("engines", "trigger + mapping in this process, one core")
@@ -139,6 +128,25 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
     results |= endtoend.run(supervisor, plan.soak, env, RUN_DIR, web_url, sources.e2e)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return results
+
+
+def start(
+    supervisor: Supervisor, database_url: str, redis_url: str, env: dict[str, str]
+) -> tuple[str, Any]:
+    """A fresh, migrated database, Redis emptied, the benchmark's sources and the web server;
+    returns the server's URL and the sources."""
+    step("fresh database", database_url)
+    database.recreate(database_url)
+    redis.Redis.from_url(redis_url).flushdb()
+    manage = [sys.executable, BASE_DIR / "manage.py"]
+    supervisor.run("migrate", [*manage, "migrate", "--noinput", "-v", "0"], env)
+    import django
+
+    django.setup()
+    from bench import fixtures
+
+    sources = fixtures.create_sources()
+    return start_web(supervisor, env), sources
 
 
 def step(name: str, detail: str) -> None:

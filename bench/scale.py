@@ -114,7 +114,7 @@ def main() -> int:
 def run(supervisor: Supervisor, plan: Plan, env: dict[str, str], results: dict[str, Any]) -> None:
     """Every phase in turn; `results` fills as they go."""
     clock = Phases()
-    web_url, sources = start(supervisor, plan, env)
+    web_url, sources = bench.start(supervisor, plan.database_url, plan.redis_url, env)
     results |= {"machine": bench.machine(env) | server_extras(), "phases_s": clock.laps}
     clock.lap("start")
     bench.step("empty database", "/v1/track and /v1/batch, as make bench measures them")
@@ -143,22 +143,6 @@ def keep_logs(pattern: str, folder: Path) -> None:
     folder.mkdir(exist_ok=True)
     for log in RUN_DIR.glob(pattern):
         log.rename(folder / log.name)
-
-
-def start(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> tuple[str, Any]:
-    """A fresh, migrated database, Redis emptied, and the web server as make bench runs it."""
-    bench.step("fresh database", plan.database_url)
-    database.recreate(plan.database_url)
-    redis.Redis.from_url(plan.redis_url).flushdb()
-    manage = [sys.executable, BASE_DIR / "manage.py"]
-    supervisor.run("migrate", [*manage, "migrate", "--noinput", "-v", "0"], env)
-    import django
-
-    django.setup()
-    from bench import fixtures
-
-    sources = fixtures.create_sources()
-    return bench.start_web(supervisor, env), sources
 
 
 def fill(plan: Plan) -> tuple[preload.Load, dict[str, Any]]:
