@@ -235,3 +235,17 @@ def test_a_dry_run_notes_each_string_it_read_as_a_number(source):
 
 def test_a_dry_run_of_a_payload_without_coercion_has_no_note(preset):
     assert dry_run(preset, events.track(1)).coercions == []
+
+
+def test_the_test_mapping_page_lists_the_coercions_of_its_dry_run(admin_client, source):
+    flags = create_destination(
+        "launchdarkly", "Flags", {"client_id": "5f0c1d2e3a4b5c6d7e8f9a0b"}, sources=[source]
+    )
+    mapping = flags.mappings.get(action="track_event")
+    event = events.track(1, properties={"revenue": "14.99"})
+
+    response = admin_client.post(page_url(mapping), {"event": json.dumps(event), "dry_run": "1"})
+
+    page = response.content.decode()
+    assert 'id="dry-run-coercions"' in page
+    assert escape("field 'metric_value': the string \"14.99\" became 14.99") in page
