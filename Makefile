@@ -29,9 +29,15 @@ $(CHROMIUM):
 		exit 1; \
 	fi
 
+# The real analytics.js that tests/browser/test_analytics_js.py loads, at the version
+# package-lock.json pins; installed again when the lock changes.
+tests/browser/node_modules: tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $@
+
 # The import contracts (pyproject.toml) first, then the suite: on PostgreSQL when one answers at
 # DATABASE_URL (or the local default), on SQLite otherwise.
-test: venv $(CHROMIUM)
+test: venv $(CHROMIUM) tests/browser/node_modules
 	$(VENV)/bin/lint-imports --no-cache
 	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
 	echo "make test: database $$DATABASE_URL"; \

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import TrackingView
+from .views import TrackingView, cdn_settings
 
 SINGLE = {
     "identify": "i",
@@ -19,3 +19,4 @@ urlpatterns = [
     path(route, TrackingView.as_view(message_type=None), name=f"v1-{route}")
     for route in ("batch", "import", "b")
 ]
+urlpatterns.append(path("projects/<str:write_key>/settings", cdn_settings, name="v1-settings"))

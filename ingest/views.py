@@ -4,13 +4,16 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from . import services
+from . import services, settings_document
 from .errors import IngestError
 from .http import client_ip, decoded_payload
 from .schema import TrackingApiSchema
@@ -71,6 +74,21 @@ class TrackingView(APIView):
         rejected = [{"index": item.index, "code": item.code} for item in result.rejected]
         body = orjson.dumps({"success": True, "rejected": rejected})
         return HttpResponse(body, content_type="application/json")
+
+
+# Exempt so that other methods get 405, not CSRF's 403: it only ever reads.
+@csrf_exempt
+@require_safe
+def cdn_settings(request: HttpRequest, write_key: str) -> HttpResponse:
+    """What analytics.js fetches from its CDN before it sends anything."""
+    # The Tracking API's own address as the browser reached it; is_secure() believes the
+    # proxy's X-Forwarded-Proto when BEHIND_TLS_PROXY is on.
+    api_host = request.get_host() + reverse("v1-t").removesuffix("/t")
+    protocol = "https" if request.is_secure() else "http"
+    document = settings_document.cdn_settings(write_key, api_host, protocol)
+    if document is None:
+        return error_response(IngestError(404, "not_found", "no enabled source has this key"))
+    return JsonResponse(document)
 
 
 def error_response(error: IngestError) -> HttpResponse:
