@@ -58,6 +58,18 @@ def test_one_track_event_becomes_one_gauge(httpserver):
     assert results == [ItemResult(Outcome.DELIVERED)]
 
 
+def test_a_value_sent_as_a_numeric_string_goes_out_as_a_number(httpserver):
+    """Segment coerces "0.734" for a number field (AJV coerceTypes in action-destinations'
+    schema validation); Datagran sends its model scores as such strings."""
+    httpserver.expect_request("/v1/metrics").respond_with_data("", status=200)
+
+    received, results = send(httpserver, [events.track(1, properties={"value": "0.734"})], TRACK)
+
+    body = {"gauges": [gauge("API-Call", 0.734)]}
+    assert_json_request(received[0], "POST", "/v1/metrics", body, HEADERS)
+    assert results == [ItemResult(Outcome.DELIVERED)]
+
+
 def test_a_full_batch_of_300_gauges_goes_in_one_request(httpserver):
     httpserver.expect_request("/v1/metrics").respond_with_data("", status=200)
     samples = [events.track(n, properties={"value": n}) for n in range(1, 301)]
