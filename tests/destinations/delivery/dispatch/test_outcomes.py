@@ -126,16 +126,17 @@ def test_a_permanent_400_fails_after_one_attempt_with_the_answer_in_the_attempt_
     make_due()
     dispatch_mapping(mapping.pk)
 
-    assert len(sink.received) == 1
+    # The batch, then each delivery alone (a batch refused whole is split), and no retry.
+    assert [len(request.json()) for request in sink.received] == [2, 1, 1]
     for delivery in Delivery.objects.all():
         assert delivery.status == Delivery.Status.FAILED
         assert delivery.attempts == 1
         assert (delivery.error_code, delivery.last_status_code) == ("BAD_REQUEST", 400)
         assert delivery.error_message == 'HTTP 400: {"error": "unknown customer"}'
         assert delivery.delivered_at is None
-    attempt = DeliveryAttempt.objects.get()
-    assert (attempt.outcome, attempt.response_status) == ("failed", 400)
-    assert attempt.response_body == answer.decode()
+    attempts = DeliveryAttempt.objects.all()
+    assert [(a.outcome, a.response_status) for a in attempts] == [("failed", 400)] * 3
+    assert {attempt.response_body for attempt in attempts} == {answer.decode()}
 
 
 @pytest.mark.parametrize(
