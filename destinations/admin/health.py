@@ -21,7 +21,7 @@ from ..models import Delivery, Destination, DestinationState, FilteredCount, Map
 WINDOW = timedelta(hours=24)
 LATENCY_PERCENTILE = 0.95
 # Event received (ingest) → delivered (the destination's 2xx): SPEC §9's end-to-end latency.
-END_TO_END = F("delivered_at") - F("event__received_at")
+END_TO_END = F("delivered_at") - F("event_received_at")
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def latencies(destination: Destination, message_ids: list[str]) -> list[float]:
     """Seconds from receivedAt to delivered, for these events' deliveries to the destination."""
     rows = Delivery.objects.filter(
         destination=destination, event__message_id__in=message_ids, status="delivered"
-    ).values_list("delivered_at", "event__received_at")
+    ).values_list("delivered_at", "event_received_at")
     return sorted((delivered - received).total_seconds() for delivered, received in rows)
 
 
