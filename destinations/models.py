@@ -4,9 +4,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from infra import encryption
 from ingest.models import Source
 
-from . import encryption, mapping, triggers
+from . import mapping, triggers
 from .addresses import saved_url_problem
 from .integrations import REGISTRY, get_kind
 from .integrations.base import Action, Config, Kind

@@ -5,9 +5,9 @@ from typing import Any
 
 from django.db import transaction
 
+from infra import encryption
 from ingest.models import Source
 
-from . import encryption
 from .delivery import transport
 from .models import Destination, Mapping
 

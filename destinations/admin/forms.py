@@ -9,11 +9,11 @@ from django.forms.fields import InvalidJSONInput
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from infra.encryption import MASK
 from ingest.models import Event
 from ingest.selectors import event_payload
 
 from .. import triggers
-from ..encryption import MASK
 from ..integrations import get_kind
 from ..integrations.base import Action, Kind, Setting
 from ..models import Destination, Mapping

@@ -12,12 +12,13 @@ from typing import Any
 
 import orjson
 
+from infra.encryption import SecretsUnreadable
+
 from .. import triggers
 from ..delivery.attempts import attempt_record, redact_headers
 from ..delivery.payloads import PayloadInvalid, prepare
 from ..delivery.routing import Route, integrations_allow
 from ..delivery.transport import USER_AGENT, Sent, redact_text, send_batch
-from ..encryption import SecretsUnreadable
 from ..integrations.base import Config, Request
 from ..models import Destination, Mapping
 from ..services import ConnectionCheck, check_connection

@@ -10,10 +10,10 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 
+from infra import encryption
 from ingest.models import Source
 from ingest.sources import WRITE_KEY_PATTERN
 
-from .. import encryption
 from ..integrations import REGISTRY
 from ..integrations.base import Kind, Setting
 from ..models import Destination

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from ..encryption import MASK
+from infra.encryption import MASK
+
 from .transport import USER_AGENT, Sent, excerpt, redact_text
 
 BODY_EXCERPT = 64 * 1024

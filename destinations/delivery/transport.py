@@ -17,8 +17,9 @@ from importlib.metadata import version
 import httpx
 from django.conf import settings
 
+from infra.encryption import MASK
+
 from ..addresses import PrivateAddress, Target, Unresolvable, pinned_target
-from ..encryption import MASK
 from ..integrations.base import Action, Config, ItemResult, Outcome, Request
 
 log = logging.getLogger(__name__)

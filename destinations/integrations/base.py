@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import orjson
 
-from destinations.encryption import MASK, Secrets
+from infra.encryption import MASK, Secrets
 
 SettingType = Literal["string", "password", "number", "boolean", "choice"]
 FieldType = Literal[

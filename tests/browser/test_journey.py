@@ -15,8 +15,8 @@ import orjson
 import pytest
 from playwright.sync_api import Page, Response, expect
 
-from destinations.encryption import MASK
 from destinations.models import Delivery, Destination
+from infra.encryption import MASK
 from ingest.models import Source
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.conftest import wait_until

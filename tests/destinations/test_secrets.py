@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 
 from destinations.admin.forms import destination_form
-from destinations.encryption import Secrets, SecretsUnreadable
 from destinations.models import Destination
 from destinations.services import check_connection, create_destination
+from infra.encryption import Secrets, SecretsUnreadable
 from tests.servers import free_port
 
 TOKEN = "mtr-very-secret-token-1234"

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from destinations.encryption import SecretsUnreadable
 from destinations.services import reencrypt_secrets
+from infra.encryption import SecretsUnreadable
 
 
 class Command(BaseCommand):

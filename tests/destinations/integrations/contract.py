@@ -8,9 +8,9 @@ from werkzeug import Request as ReceivedRequest
 
 from destinations.delivery.payloads import prepare
 from destinations.delivery.transport import USER_AGENT, send_batch
-from destinations.encryption import Secrets
 from destinations.integrations import get_kind
 from destinations.integrations.base import Config, ItemResult
+from infra.encryption import Secrets
 
 
 def config_for(server: HTTPServer, settings: dict[str, Any], secrets: dict[str, str]) -> Config:

@@ -5,9 +5,9 @@ import pytest
 
 from destinations import triggers
 from destinations.delivery.payloads import prepare
-from destinations.encryption import Secrets
 from destinations.integrations import librato
 from destinations.integrations.base import Config, ItemResult, Outcome
+from infra.encryption import Secrets
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver
 

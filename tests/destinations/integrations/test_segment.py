@@ -8,11 +8,11 @@ from destinations import triggers
 from destinations.admin.forms import destination_form
 from destinations.delivery.payloads import PayloadInvalid, prepare
 from destinations.delivery.transport import send_batch
-from destinations.encryption import Secrets
 from destinations.integrations import get_kind
 from destinations.integrations.base import Config, ItemResult, Outcome
 from destinations.integrations.segment import read_rejections
 from destinations.services import create_destination
+from infra.encryption import Secrets
 from ingest.models import Event
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver, preset_fields

@@ -15,9 +15,9 @@ from django.utils import timezone
 from destinations.delivery.batching import claim_batch
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.delivery.retries import retry_delay
-from destinations.encryption import MASK
 from destinations.models import Delivery, DeliveryAttempt, Destination, Mapping
 from destinations.services import create_destination
+from infra.encryption import MASK
 from tests.destinations.delivery.dispatch.helpers import (
     SECOND,
     TRACKS,

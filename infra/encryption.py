@@ -1,4 +1,5 @@
-"""Destination secrets at rest: Fernet tokens under the keys in SECRETS_KEYS (SPEC §7).
+"""Secrets at rest (destination secrets, table source connections): Fernet tokens under the
+keys in SECRETS_KEYS (SPEC §7).
 
 The first key encrypts and every key decrypts, so rotation is: put a new key first,
 run `manage.py rotate_secrets` (which re-encrypts every row), then drop the old key.
