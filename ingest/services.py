@@ -15,7 +15,7 @@ from infra.tallies import add_counts, hour_of
 
 from . import rate_limit
 from .errors import IngestError, bad_request, payload_too_large
-from .models import Rejection
+from .models import Rejection, Source
 from .normalize import Accepted, RequestContext, normalize
 from .normalize import Rejection as Rejected
 from .selectors import SourceRef, source_for_write_key
@@ -78,9 +78,7 @@ def ingest_payload(
     """
     if not isinstance(payload, dict):
         raise bad_request("the body must be a JSON object")
-    now = timezone.now()
-    # Milliseconds, as in the payload, so the columns and the JSON agree to the digit.
-    received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    received_at = received_now()
     if message_type is None:
         items, ctx = batch_request(payload, received_at, client_ip)
     else:
@@ -99,6 +97,26 @@ def ingest_payload(
             count_rejections(source.id, rejected, received_at)
     metrics.count_ingest(source.name, len(accepted), Counter(item.code for item in rejected))
     return IngestResult(len(accepted), rejected)
+
+
+def ingest_messages(source: Source, items: list[Any]) -> tuple[list[Accepted], list[Rejected]]:
+    """Messages Switchyard made itself (a table source's rows), down the Tracking API's
+    path: the same checks, enrichment, dedup and routing. Stored in the caller's
+    transaction, so that they commit with whatever the caller records beside them."""
+    received_at = received_now()
+    ctx = RequestContext(received_at, None, settings.INGEST_MAX_MESSAGE_BYTES, measure_size=True)
+    accepted, rejected = normalize(items, ctx)
+    store_events(source.id, accepted, received_at)
+    if rejected:
+        count_rejections(source.id, rejected, received_at)
+    metrics.count_ingest(source.name, len(accepted), Counter(item.code for item in rejected))
+    return accepted, rejected
+
+
+def received_now() -> datetime:
+    now = timezone.now()
+    # Milliseconds, as in the payload, so the columns and the JSON agree to the digit.
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def enforce_rate_limit(source: SourceRef, events: int) -> None:

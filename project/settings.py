@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "project",
     "ingest",
     "destinations",
+    "tables",
 ]
 
 # Sessions, users and messages (project/middleware.py) let the Tracking API's paths through.
@@ -130,6 +131,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 600},
     },
+    "table-sources": {"task": "tables.schedule", "schedule": 30.0, "options": {"expires": 25}},
 }
 # A kick is only a doorbell (the database is the queue of record), so publishing must fail
 # fast instead of holding an ingest request while Redis is away.
@@ -185,6 +187,14 @@ DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)
 # When set, /metrics wants `Authorization: Bearer <token>`.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Table sources ----------------------------------------------------------------------
+# Rows read, diffed and stored per transaction: a run that stops keeps the chunks done.
+TABLE_SOURCE_CHUNK_ROWS = env.int("TABLE_SOURCE_CHUNK_ROWS", default=1000)
+# A run stops after this long and the next one carries on; below the broker's visibility
+# timeout (3600 s), or a long run's task would be handed to a second worker.
+TABLE_SOURCE_RUN_SECONDS = env.int("TABLE_SOURCE_RUN_SECONDS", default=3000)
+TABLE_SOURCE_RUN_RETENTION_DAYS = env.int("TABLE_SOURCE_RUN_RETENTION_DAYS", default=90)
 
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_URLS_REGEX = r"^/v1/.*$"

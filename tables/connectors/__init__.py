@@ -1,0 +1,4 @@
+from .base import ReadFailed, Result, Select
+from .registry import REGISTRY, connector_for
+
+__all__ = ["REGISTRY", "ReadFailed", "Result", "Select", "connector_for"]

@@ -1,0 +1,44 @@
+"""What a connector is: how the sync reads a database without knowing which one it is."""
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class ReadFailed(Exception):
+    """Reading failed; `kind` says how, for the run history and its filter."""
+
+    UNREACHABLE = "unreachable"
+    QUERY = "query"
+    READ_ONLY = "read_only"
+    TIMEOUT = "timeout"
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Select:
+    """What to read: a table (maybe schema-qualified) or a query, and its time limit."""
+
+    table: str
+    query: str
+    timeout_seconds: int
+
+
+@dataclass
+class Result:
+    """An open result: its column names, then its rows, `chunk_rows` at a time."""
+
+    columns: list[str]
+    chunks: Iterator[list[tuple[Any, ...]]]
+
+
+class Connector(Protocol):
+    def check(self, url: str) -> str:
+        """Connect and say what answered (e.g. the server's version); ReadFailed if nothing."""
+
+    def open(self, url: str, select: Select, chunk_rows: int) -> AbstractContextManager[Result]:
+        """Run `select` read-only and stream its rows; closing the context closes all."""
