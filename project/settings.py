@@ -194,6 +194,9 @@ TABLE_SOURCE_CHUNK_ROWS = env.int("TABLE_SOURCE_CHUNK_ROWS", default=1000)
 # A run stops after this long and the next one carries on; below the broker's visibility
 # timeout (3600 s), or a long run's task would be handed to a second worker.
 TABLE_SOURCE_RUN_SECONDS = env.int("TABLE_SOURCE_RUN_SECONDS", default=3000)
+# A running run beats with each chunk; silent for its statement timeout and this long, it lost
+# its worker and is marked failed, so that the next one may start.
+TABLE_SOURCE_GRACE_SECONDS = env.int("TABLE_SOURCE_GRACE_SECONDS", default=300)
 TABLE_SOURCE_RUN_RETENTION_DAYS = env.int("TABLE_SOURCE_RUN_RETENTION_DAYS", default=90)
 
 CORS_ALLOW_ALL_ORIGINS = True

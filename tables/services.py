@@ -96,14 +96,17 @@ def schedule_runs() -> int:
 def fail_abandoned(now) -> None:
     # A live run beats at least once per statement timeout (each chunk's fetch is one).
     for run in Run.objects.filter(status=Run.Status.RUNNING).select_related("table_source"):
-        silence = timedelta(seconds=run.table_source.timeout_seconds) + REQUEUE_AFTER * 5
-        if run.heartbeat_at < now - silence:
+        silence = timedelta(
+            seconds=run.table_source.timeout_seconds + settings.TABLE_SOURCE_GRACE_SECONDS
+        )
+        last_sign = run.heartbeat_at or run.queued_at
+        if last_sign < now - silence:
             Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
                 status=Run.Status.FAILED,
                 finished_at=now,
                 error_kind="worker_lost",
-                error=f"no sign of life since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: the "
-                "worker stopped; the next run carries on from the rows already done",
+                error=f"no sign of life since {last_sign:%Y-%m-%d %H:%M:%S} UTC: the worker "
+                "stopped; the next run carries on from the rows already done",
             )
 
 

@@ -11,6 +11,9 @@ from psycopg import sql
 from ingest.models import Source
 from tables.models import TableSource
 
+# A real Celery worker on the test database runs the runs of the crash test.
+from tests.destinations.delivery.conftest import start_worker  # noqa: F401
+
 
 class Warehouse:
     def __init__(self, url: str) -> None:
@@ -53,15 +56,14 @@ def table_source(db, warehouse) -> Callable[..., TableSource]:
     def make(**fields) -> TableSource:
         url = fields.pop("url", warehouse.url)
         source = Source.objects.get_or_create(name="Warehouse")[0]
-        table = TableSource(
-            name=fields.pop("name", "Sales predictions"),
-            source=source,
-            table="customer_scores",
-            key_columns="customer_id",
-            identity_column="email",
-            event_name="Sales Prediction",
-            **fields,
-        )
+        defaults = {
+            "name": "Sales predictions",
+            "table": "customer_scores",
+            "key_columns": "customer_id",
+            "identity_column": "email",
+            "event_name": "Sales Prediction",
+        }
+        table = TableSource(source=source, **(defaults | fields))
         table.set_connection_url(url)
         table.full_clean()
         table.save()

@@ -1,0 +1,54 @@
+"""A worker killed in the middle of a run, then a rerun: every row reaches the webhook once."""
+
+from collections import Counter
+
+from django.utils import timezone
+
+from destinations.models import Delivery
+from tables.models import Run
+from tables.services import request_run, schedule_runs
+from tests.destinations.delivery import scenario
+from tests.destinations.delivery.conftest import wait_until
+
+ROWS = 60
+# Ten rows a chunk, a tenth of a second a row: a run lasts about 6 s, long enough to kill.
+SLOW_SCORES = (
+    "SELECT customer_id, email, churn_score, pg_sleep(0.1) AS pause FROM customer_scores "
+    "ORDER BY customer_id"
+)
+
+
+def test_a_run_killed_between_chunks_then_run_again_sends_every_row_exactly_once(
+    warehouse, table_source, start_worker, sinks, settings
+):
+    settings.TABLE_SOURCE_GRACE_SECONDS = 1
+    warehouse.scores(
+        [(n, f"customer-{n}@example.com", n / 1000, "mid", timezone.now()) for n in range(ROWS)]
+    )
+    table = table_source(table="", query=SLOW_SCORES, columns="churn_score", timeout_seconds=2)
+    sink = sinks()
+    hook = scenario.webhook(table.source, sink.url)
+    worker = start_worker("w1", TABLE_SOURCE_CHUNK_ROWS="10")
+
+    first = request_run(table)
+    wait_until(lambda: Run.objects.get(pk=first.pk).rows_read >= 20, timeout=30)
+    worker.kill()
+    killed = Run.objects.get(pk=first.pk)
+    assert killed.status == "running" and killed.rows_read < ROWS
+
+    wait_until(lambda: schedule_runs() is not None and status_of(first) == "failed", timeout=30)
+    assert Run.objects.get(pk=first.pk).error_kind == "worker_lost"
+    start_worker("w2", TABLE_SOURCE_CHUNK_ROWS="10")
+    second = request_run(table)
+
+    wait_until(lambda: status_of(second) == "succeeded", timeout=60)
+    wait_until(lambda: scenario.all_delivered(hook, count=ROWS), timeout=60)
+    received = Counter(item["userId"] for item in sink.items())
+    assert received == Counter(f"customer-{n}@example.com" for n in range(ROWS))
+    assert Delivery.objects.filter(destination=hook).count() == ROWS
+    finished = Run.objects.get(pk=second.pk)
+    assert killed.events + finished.events == ROWS
+
+
+def status_of(run: Run) -> str:
+    return Run.objects.get(pk=run.pk).status
