@@ -34,17 +34,22 @@ class Warehouse:
 
 
 def admin_url(database: str) -> str:
+    """The test database's server, or, when Switchyard runs on SQLite, the local PostgreSQL."""
     default = settings.DATABASES["default"]
+    if default["ENGINE"] != "django.db.backends.postgresql":
+        default = {}
     host, port = default.get("HOST") or "127.0.0.1", default.get("PORT") or 5432
     return f"postgresql://{default.get('USER') or 'postgres'}@{host}:{port}/{database}"
 
 
 @pytest.fixture
 def warehouse() -> Iterator[Warehouse]:
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("the warehouse is a PostgreSQL database")
     name = f"warehouse_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url("postgres"), autocommit=True) as connection:
+    try:
+        server = psycopg.connect(admin_url("postgres"), autocommit=True, connect_timeout=2)
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL server answers to hold the warehouse")
+    with server as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield Warehouse(admin_url(name))
     with psycopg.connect(admin_url("postgres"), autocommit=True) as connection:
