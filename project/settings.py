@@ -132,6 +132,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 600},
     },
     "table-sources": {"task": "tables.schedule", "schedule": 30.0, "options": {"expires": 25}},
+    "table-source-runs": {"task": "tables.purge", "schedule": 3600.0, "options": {"expires": 600}},
 }
 # A kick is only a doorbell (the database is the queue of record), so publishing must fail
 # fast instead of holding an ingest request while Redis is away.

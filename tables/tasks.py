@@ -19,3 +19,8 @@ def run(run_id: int) -> None:
 @shared_task(name="tables.schedule")
 def schedule() -> None:
     services.schedule_runs()
+
+
+@shared_task(name="tables.purge")
+def purge() -> None:
+    services.forget_old_runs()
