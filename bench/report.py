@@ -69,6 +69,11 @@ ROWS = (
     Row("worker RSS at soak end", "worker_rss_end_mb", "MB"),
     # SPEC §9 asks for "flat"; issue 7 accepts less than 10 % growth.
     Row("worker RSS growth over the soak", "worker_rss_growth_pct", "%", None, 10, True),
+    # Issue 18: a table's rows as events (bench/tables.py).
+    Row("table source: first run, every row new", "table_source_rows_per_s", "rows/s"),
+    Row("table source: second run, nothing changed", "table_source_unchanged_rows_per_s", "rows/s"),
+    Row("table source: RSS at 10 % of the rows", "table_source_rss_at_10pct_mb", "MB"),
+    Row("table source: RSS at 100 % of the rows", "table_source_rss_at_100pct_mb", "MB"),
 )
 
 
@@ -147,10 +152,10 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
-def table(results: dict[str, Any]) -> str:
+def table(results: dict[str, Any], rows: tuple[Row, ...] | list[Row] = ROWS) -> str:
     header = ("metric", "measured", "SPEC §9", "issue 7", "")
     lines = [header]
-    for row in ROWS:
+    for row in rows:
         value = float(results.get(row.key, float("nan")))
         bar = "<=" if row.lower_is_better else ">="
         target = f"{bar} {format_value(row.target, row.unit)}" if row.target is not None else ""
@@ -176,9 +181,9 @@ def render(lines: list[tuple[str, ...]]) -> str:
     return "\n".join(rendered)
 
 
-def write(results: dict[str, Any]) -> Path:
+def write(results: dict[str, Any], name: str = "latest.json") -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     stamped = results | {"finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    path = RESULTS_DIR / "latest.json"
+    path = RESULTS_DIR / name
     path.write_text(json.dumps(stamped, indent=2, default=str) + "\n")
     return path

@@ -2,15 +2,16 @@
 
 On a database of its own (created fresh, migrated) and a Redis database of its own, it starts
 the production web server (gunicorn with project/gunicorn.conf.py, the bare ceiling view
-mounted beside the API), measures the ceiling, /v1/track and /v1/batch with wrk and the
-engines in this process, then starts a Celery worker and beat, as production runs them, and
-a local HTTP sink, and soaks the whole path at a fixed rate. It prints one table and writes
-bench/results/latest.json; whatever it started is stopped at the end, on Ctrl-C and on errors
-too. Logs: var/bench/.
+mounted beside the API), measures the ceiling, /v1/track and /v1/batch with wrk, and the
+engines and a table source (a warehouse table's rows as events) in this process, then starts a
+Celery worker and beat, as production runs them, and a local HTTP sink, and soaks the whole
+path at a fixed rate. It prints one table and writes bench/results/latest.json; whatever it
+started is stopped at the end, on Ctrl-C and on errors too. Logs: var/bench/.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wrk round),
-BENCH_SOAK_SECONDS, BENCH_E2E_EPS; the servers read WEB_CONCURRENCY, WEB_THREADS and
-CELERY_WORKER_CONCURRENCY as in production.
+BENCH_SOAK_SECONDS, BENCH_E2E_EPS, BENCH_TABLE_ROWS (the table source's rows, default
+1,000,000); the servers read WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY as in
+production.
 """
 
 import os
@@ -124,6 +125,7 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
     results |= tracking.run_all(supervisor, web_url, sources, plan.loads)
     step("engines", "trigger + mapping in this process, one core")
     results |= engines()
+    results |= table_source(plan)
     step("end to end", f"{plan.soak.events_per_second:,} events/s for {plan.soak.seconds:g} s")
     results |= endtoend.run(supervisor, plan.soak, env, RUN_DIR, web_url, sources.e2e)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
@@ -135,6 +137,17 @@ def start(
 ) -> tuple[str, Any]:
     """A fresh, migrated database, Redis emptied, the benchmark's sources and the web server;
     returns the server's URL and the sources."""
+    migrated(supervisor, database_url, redis_url, env)
+    from bench import fixtures
+
+    sources = fixtures.create_sources()
+    return start_web(supervisor, env), sources
+
+
+def migrated(
+    supervisor: Supervisor, database_url: str, redis_url: str, env: dict[str, str]
+) -> None:
+    """A fresh, migrated database and Redis emptied; Django set up in this process on them."""
     step("fresh database", database_url)
     database.recreate(database_url)
     redis.Redis.from_url(redis_url).flushdb()
@@ -143,10 +156,6 @@ def start(
     import django
 
     django.setup()
-    from bench import fixtures
-
-    sources = fixtures.create_sources()
-    return start_web(supervisor, env), sources
 
 
 def step(name: str, detail: str) -> None:
@@ -169,6 +178,18 @@ def engines() -> dict[str, Any]:
 
     measured = engine_bench.run(3.0)
     return {"engine_evals_per_s_per_core": measured["evaluations_per_second"], "engines": measured}
+
+
+def table_source(plan: Plan) -> dict[str, Any]:
+    """A warehouse table's rows as events, in this process (bench/tables.py); then Redis is
+    emptied of the router rings and run task it left, which no worker has answered."""
+    from bench import tables
+
+    rows = tables.rows_from_env()
+    step("table source", f"{rows:,} rows of a warehouse table, in this process")
+    measured = tables.run(plan.database_url, rows)
+    redis.Redis.from_url(plan.redis_url).flushdb()
+    return measured
 
 
 def machine(env: dict[str, str]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Configuration as code (SPEC §8): sources, destinations and mappings as one JSON document.
+"""Configuration as code (SPEC §8): sources, destinations, mappings and table sources as one
+JSON document.
 
 `export_configuration()` builds the document and `render_configuration()` writes it: two-space
 indent, keys in the order below, settings and fields sorted, items sorted by name, a trailing
@@ -21,13 +22,24 @@ newline. `import_configuration()` applies one, in one transaction::
              "enabled": true, "batch_size": null, "flush_interval": 1.0, "fields": {...}}
           ]
         }
+      ],
+      "table_sources": [
+        {"name": "Sales predictions", "source": "Warehouse",
+         "connection": {"env": "SWITCHYARD_TABLE_SOURCE_SALES_PREDICTIONS_URL"},
+         "table": "ml.customer_scores", "query": "", "key_columns": "customer_id",
+         "identity_column": "email", "identity": "userId", "emit": "track",
+         "event_name": "Sales Prediction", "columns": "", "timestamp_column": "scored_at",
+         "changes": "added_changed", "emit_deleted": false, "schedule_minutes": 60,
+         "timeout_seconds": 300, "enabled": true}
       ]
     }
 
 Required keys: a source's `name`; a destination's `name` and `kind`; a mapping's `name`,
-`action`, `trigger` and `fields`. Other keys may be left out: enabled is true, rate_limit
-(events a second, null for the SOURCE_RATE_LIMIT setting) and batch_size null, flush_interval
-1.0, and sources, settings and mappings empty. Unknown keys are errors.
+`action`, `trigger` and `fields`; a table source's `name`, `source` (a source of the document
+or of the database), `key_columns` and `identity_column`. Other keys may be left out: enabled
+is true, rate_limit (events a second, null for the SOURCE_RATE_LIMIT setting) and batch_size
+null, flush_interval 1.0, sources, settings and mappings empty, and a table source's columns
+take the model's defaults. Unknown keys are errors.
 
 Secrets are never written in clear: the export names, for every secret setting of the kind,
 the variable `SWITCHYARD_<DESTINATION NAME>_<SETTING KEY>`: upper case, each run of other
@@ -38,19 +50,26 @@ value; an unset (or empty) one, or a secret the file leaves out, keeps the store
 is an error when a required secret would stay empty (a new destination, typically). Export
 never decrypts anything.
 
+A table source's connection URL holds the database's password: it is always
+`{"env": "SWITCHYARD_TABLE_SOURCE_<TABLE SOURCE NAME>_URL"}`, read like a destination's secret
+(required for a new table source, kept when the variable is unset), and its value must be a
+URL some connector reads (tables.connectors).
+
 Write keys are credentials too (anyone holding one can send events, usage that gets billed
 for instance), so by default they are `{"env": "SWITCHYARD_SOURCE_<SOURCE NAME>_WRITE_KEY"}`;
 with `include_write_keys` they are written in clear, to move an installation as it is. On
 import a write key from the file or a set variable replaces the stored one (the old key stops
 working); an unset variable keeps it, and gives a new source a random key (and a note).
 
-Import upserts sources and destinations by name and mappings by (destination, name); a
-destination's source links become the file's. It never adds preset mappings, never deletes
-sources or destinations (their events and deliveries would go with them), and deletes the
-mappings of a listed destination that the file does not list (with their deliveries) only
-with `prune`. A destination cannot change kind. An item equal to its row is not written at
-all (secrets are compared decrypted), so importing twice writes nothing. The first problem
-stops the import and rolls it back, naming its place: `destinations[0].mappings[1].trigger`.
+Import upserts sources, destinations and table sources by name and mappings by (destination,
+name); a destination's source links become the file's. It never adds preset mappings, never
+deletes sources or destinations (their events and deliveries would go with them), and deletes
+only with `prune`: the mappings of a listed destination that the file does not list (with their
+deliveries), and, when the file has a "table_sources" section, the table sources it does not
+list (with their runs and row states; their events stay). A destination cannot change kind.
+An item equal to its row is not written at all (secrets are compared decrypted), so importing
+twice writes nothing. The first problem stops the import and rolls it back, naming its place:
+`destinations[0].mappings[1].trigger`.
 """
 
 from .document import ConfigurationError, env_name

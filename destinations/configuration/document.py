@@ -34,6 +34,26 @@ MAPPING_COLUMNS: dict[str, tuple[str, Any]] = {
     "flush_interval": ("a number", 1.0),
     "fields": ("an object", REQUIRED),
 }
+# A table source's columns (tables.models.TableSource), with the model's defaults; its name,
+# source and connection come first.
+TABLE_SOURCE_COLUMNS: dict[str, tuple[str, Any]] = {
+    "table": ("a string", ""),
+    "query": ("a string", ""),
+    "key_columns": ("a string", REQUIRED),
+    "identity_column": ("a string", REQUIRED),
+    "identity": ("a string", "userId"),
+    "emit": ("a string", "track"),
+    "event_name": ("a string", ""),
+    "columns": ("a string", ""),
+    "timestamp_column": ("a string", ""),
+    "changes": ("a string", "added_changed"),
+    "emit_deleted": ("true or false", False),
+    "schedule_minutes": ("an integer or null", None),
+    "timeout_seconds": ("an integer", 300),
+    "enabled": ("true or false", True),
+}
+TABLE_SOURCE_KEYS = {"name", "source", "connection", *TABLE_SOURCE_COLUMNS}
+DOCUMENT_KEYS = {"version", "sources", "destinations", "table_sources"}
 JSON_TYPES: dict[str, tuple[type, ...]] = {"a string": (str,), "true or false": (bool,)}
 JSON_TYPES |= {"an integer": (int,), "a number": (int, float), "an object": (dict,)}
 JSON_TYPES |= {"an array": (list,), "an integer or null": (int, type(None))}
@@ -47,6 +67,16 @@ class ConfigurationError(Exception):
 def env_name(*parts: str) -> str:
     """The environment variable for a secret: SWITCHYARD_ and each part as an upper-case word."""
     return "_".join(["SWITCHYARD", *map(env_word, parts)])
+
+
+def claim(variable: str, owner: str, claimed: dict[str, str]) -> dict[str, str]:
+    """The reference {"env": variable}, once no other secret of the export reads it."""
+    if variable in claimed:
+        raise ConfigurationError(
+            f"{claimed[variable]} and {owner} would both read {variable}: rename one of them"
+        )
+    claimed[variable] = owner
+    return {"env": variable}
 
 
 def env_word(text: str) -> str:

@@ -11,7 +11,15 @@ from ingest.models import Source
 from ..integrations import REGISTRY
 from ..models import Destination
 from ..models import Mapping as MappingRow
-from .document import DESTINATION_COLUMNS, MAPPING_COLUMNS, VERSION, ConfigurationError, env_name
+from .document import (
+    DESTINATION_COLUMNS,
+    MAPPING_COLUMNS,
+    VERSION,
+    ConfigurationError,
+    claim,
+    env_name,
+)
+from .table_sources import export_table_sources
 
 
 def export_configuration(*, include_write_keys: bool = False) -> dict[str, Any]:
@@ -27,6 +35,7 @@ def export_configuration(*, include_write_keys: bool = False) -> dict[str, Any]:
         "version": VERSION,
         "sources": sources,
         "destinations": [_export_destination(d, claimed) for d in destinations],
+        "table_sources": export_table_sources(claimed),
     }
 
 
@@ -38,7 +47,7 @@ def _export_source(source: Source, in_clear: bool, claimed: dict[str, str]) -> d
     write_key: Any = source.write_key
     if not in_clear:
         variable = env_name("SOURCE", source.name, "WRITE_KEY")
-        write_key = _claim(variable, f"the write key of source '{source.name}'", claimed)
+        write_key = claim(variable, f"the write key of source '{source.name}'", claimed)
     return {
         "name": source.name,
         "enabled": source.enabled,
@@ -62,7 +71,7 @@ def _export_destination(destination: Destination, claimed: dict[str, str]) -> di
         "sources": sorted(source.name for source in destination.sources.all()),
         "settings": _sorted_json(destination.settings),
         "secrets": {
-            key: _claim(env_name(destination.name, key), f"the {key} of {owner}", claimed)
+            key: claim(env_name(destination.name, key), f"the {key} of {owner}", claimed)
             for key in secret_keys
         },
         "mappings": [_export_mapping(mapping) for mapping in destination.mappings.all()],
@@ -71,15 +80,6 @@ def _export_destination(destination: Destination, claimed: dict[str, str]) -> di
 
 def _export_mapping(mapping: MappingRow) -> dict[str, Any]:
     return {key: _sorted_json(getattr(mapping, key)) for key in MAPPING_COLUMNS}
-
-
-def _claim(variable: str, owner: str, claimed: dict[str, str]) -> dict[str, str]:
-    if variable in claimed:
-        raise ConfigurationError(
-            f"{claimed[variable]} and {owner} would both read {variable}: rename one of them"
-        )
-    claimed[variable] = owner
-    return {"env": variable}
 
 
 def _sorted_json(value: Any) -> Any:

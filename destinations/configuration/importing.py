@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models, transaction
+from django.db import transaction
 
 from infra import encryption
 from ingest.models import Source
@@ -21,6 +20,7 @@ from ..models import Mapping as MappingRow
 from .document import (
     DESTINATION_COLUMNS,
     DESTINATION_KEYS,
+    DOCUMENT_KEYS,
     ENV,
     MAPPING_COLUMNS,
     REQUIRED,
@@ -33,12 +33,14 @@ from .document import (
     named_items,
     take,
 )
+from .saving import save_if_changed
+from .table_sources import import_table_sources
 
 
 @dataclass
 class ImportSummary:
-    # section ("sources", "destinations", "mappings") -> "created", "updated", "unchanged",
-    # "removed" -> how many
+    # section ("sources", "destinations", "mappings", "table_sources") -> "created",
+    # "updated", "unchanged", "removed" -> how many
     counts: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     notes: list[str] = field(default_factory=list)
 
@@ -55,7 +57,7 @@ def import_configuration(
     document: Any, *, environ: Mapping[str, str] = os.environ, prune: bool = False
 ) -> ImportSummary:
     """Upsert the document's items by name; the first problem rolls everything back."""
-    expect_object(document, "the document", {"version", "sources", "destinations"})
+    expect_object(document, "the document", DOCUMENT_KEYS)
     if take(document, "version", "an integer", REQUIRED, "") != VERSION:
         raise ConfigurationError(f"version: expected {VERSION}")
     summary = ImportSummary()
@@ -63,6 +65,8 @@ def import_configuration(
         _import_source(item, path, environ, summary)
     for path, item in named_items(document, "destinations", DESTINATION_KEYS, ""):
         _import_destination(item, path, environ, prune, summary)
+    # After the sources: a table source may read into one the document has just created.
+    import_table_sources(document, environ, prune, summary.counts["table_sources"])
     return summary
 
 
@@ -80,7 +84,7 @@ def _import_source(
         values["write_key"] = write_key
     elif variable and source._state.adding:
         summary.notes.append(f"source '{name}' got a random write key: {variable} is not set")
-    summary.counts["sources"][_save_if_changed(source, values, path)] += 1
+    summary.counts["sources"][save_if_changed(source, values, path)] += 1
 
 
 def _write_key(value: Any, path: str, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -118,7 +122,7 @@ def _import_destination(
     secrets_changed = secrets != dict(destination.secrets)
     if secrets_changed:
         destination.set_secrets(secrets)
-    outcome = _save_if_changed(destination, values, path, force=secrets_changed)
+    outcome = save_if_changed(destination, values, path, force=secrets_changed)
     sources = _sources(take(item, "sources", "an array", [], path), f"{path}.sources")
     if {source.pk for source in sources} != set(destination.sources.values_list("pk", flat=True)):
         destination.sources.set(sources)
@@ -193,34 +197,7 @@ def _import_mappings(
         mapping = stored.pop(entry["name"], None)
         mapping = mapping or MappingRow(destination=destination, name=entry["name"])
         values = {key: take(entry, key, *schema, at) for key, schema in MAPPING_COLUMNS.items()}
-        counts[_save_if_changed(mapping, values, at)] += 1
+        counts[save_if_changed(mapping, values, at)] += 1
     if prune and stored:
         destination.mappings.filter(pk__in=[mapping.pk for mapping in stored.values()]).delete()
         counts["removed"] += len(stored)
-
-
-def _save_if_changed(
-    instance: models.Model, values: dict[str, Any], path: str, force: bool = False
-) -> str:
-    """Save only what differs, so a second import writes nothing; says what it did."""
-    created = instance._state.adding
-    changed = force or created
-    changed = changed or any(getattr(instance, key) != value for key, value in values.items())
-    if not changed:
-        return "unchanged"
-    for key, value in values.items():
-        setattr(instance, key, value)
-    try:
-        instance.full_clean()
-        instance.save()
-    except ValidationError as error:
-        raise _located(error, path) from None
-    return "created" if created else "updated"
-
-
-def _located(error: ValidationError, path: str) -> ConfigurationError:
-    if not hasattr(error, "error_dict"):
-        return ConfigurationError(f"{path}: {' '.join(error.messages)}")
-    key, problems = next(iter(error.message_dict.items()))
-    where = path if key == NON_FIELD_ERRORS else f"{path}.{key}"
-    return ConfigurationError(f"{where}: {' '.join(problems)}")
