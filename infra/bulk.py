@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
 POSTGRES_TYPES = {
     "BigAutoField": "bigint",
@@ -47,22 +48,45 @@ class Unseen:
     tables: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Upsert:
+    """On a row whose `unique` columns (a unique constraint's) exist, update `update`."""
+
+    unique: tuple[str, ...]
+    update: tuple[str, ...]
+
+    def clause(self) -> str:
+        quote = connection.ops.quote_name
+        sets = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in self.update)
+        return f" ON CONFLICT ({', '.join(map(quote, self.unique))}) DO UPDATE SET {sets}"
+
+
+def listed(values: list[str], postgres_type: str) -> RawSQL:
+    """The values as a subquery, for `column__in=`: one parameter however many there are (a
+    thousand-parameter IN cost more in psycopg's Python than in the database)."""
+    if connection.vendor == "postgresql":
+        return RawSQL(f"SELECT unnest(%s::{postgres_type}[])", [values])
+    return RawSQL("SELECT value FROM json_each(%s)", [dumps(values)])
+
+
 def insert_rows(
     model: type[models.Model],
     rows: Iterable[dict[str, Any]],
     *,
     ignore_conflicts: bool = False,
     unseen: Unseen | None = None,
+    upsert: Upsert | None = None,
 ) -> None:
     """Insert rows given as {field attname: value}; every row names the same fields. JSON
-    fields must hold objects, arrays or null (what payloads are)."""
+    fields must hold objects, arrays or null (what payloads are). Two rows of one call must
+    not share an `upsert` key."""
     rows = list(rows)
     if not rows:
         return
     names = tuple(rows[0])
     vendor = connection.vendor
     look_back = unseen if vendor == "postgresql" else None
-    sql = statement(model, names, ignore_conflicts, vendor, look_back)
+    sql = statement(model, names, ignore_conflicts, vendor, look_back, upsert)
     if vendor == "postgresql":
         document = dumps(rows)
     else:
@@ -78,6 +102,7 @@ def statement(
     ignore_conflicts: bool,
     vendor: str,
     unseen: Unseen | None = None,
+    upsert: Upsert | None = None,
 ) -> str:
     """The INSERT for these fields; built once (it showed up in a single-event request's
     profile when built every time)."""
@@ -85,8 +110,12 @@ def statement(
     table = model._meta.db_table
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     if vendor == "postgresql":
-        return postgres_insert(table, columns, fields, ignore_conflicts, unseen)
-    return sqlite_insert(table, columns, fields, ignore_conflicts)
+        insert = postgres_insert(table, columns, fields, ignore_conflicts, unseen)
+    else:
+        insert = sqlite_insert(table, columns, fields, ignore_conflicts)
+    # SQLite reads ON CONFLICT after a bare SELECT's FROM as a join's; a WHERE ends the FROM.
+    where = " WHERE true" if vendor != "postgresql" and upsert else ""
+    return insert + where + (upsert.clause() if upsert else "")
 
 
 def postgres_insert(

@@ -162,11 +162,12 @@ class RowState(models.Model):
     table_source = models.ForeignKey(
         TableSource, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    key_digest = models.BinaryField(max_length=16)
+    # 128-bit digests as uuids: fixed-width, compact, and JSON can carry them.
+    key_digest = models.UUIDField()
     # The key values and the identity, for the event of the row's deletion.
     key = models.TextField()
     identity = models.TextField()
-    fingerprint = models.BinaryField(max_length=16, null=True)
+    fingerprint = models.UUIDField(null=True)
     # Counts the row's changes, so that a row changed back to an earlier content still
     # gets a new messageId (the dedup window would drop a repeated one).
     version = models.PositiveIntegerField(default=0)

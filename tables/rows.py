@@ -7,6 +7,7 @@ tuple of values) and gets back what to remember and what to send.
 import base64
 import hashlib
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -39,10 +40,10 @@ class Shape:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    key_digest: bytes
+    key_digest: uuid.UUID
     key: str
     identity: str
-    fingerprint: bytes
+    fingerprint: uuid.UUID
     content: dict[str, Any]  # properties or traits
     timestamp: Any
 
@@ -82,14 +83,16 @@ class Reader:
         )
 
 
-def digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+def digest(data: bytes) -> uuid.UUID:
+    return uuid.UUID(bytes=hashlib.blake2b(data, digest_size=16).digest())
 
 
-def message_id(shape: Shape, key_digest: bytes, version: int, fingerprint: bytes | None) -> str:
+def message_id(
+    shape: Shape, key_digest: uuid.UUID, version: int, fingerprint: uuid.UUID | None
+) -> str:
     """The same change of the same row always gets the same id: a rerun is deduplicated."""
-    seen = fingerprint.hex() if fingerprint else "deleted"
-    text = f"{shape.table_source_id}:{key_digest.hex()}:{version}:{seen}"
+    seen = fingerprint.hex if fingerprint else "deleted"
+    text = f"{shape.table_source_id}:{key_digest.hex}:{version}:{seen}"
     return "table-" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

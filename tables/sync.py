@@ -8,6 +8,7 @@ gone from the table are found only once every row was read, never from a partial
 """
 
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,9 +18,12 @@ from django.utils import timezone
 
 from ingest.services import ingest_messages
 
+from . import state
 from .connectors import Select, connector_for
 from .models import RowState, Run, TableSource
 from .rows import Reader, Row, Shape, deletion, message, message_id
+
+NEVER_SEEN = state.Known(fingerprint=None, version=-1, seen_run=0)
 
 
 class OutOfTime(Exception):
@@ -76,36 +80,33 @@ def sync(run: Run, deadline: float) -> None:
 @transaction.atomic
 def apply_chunk(run: Run, source: TableSource, shape: Shape, rows: list[Row]) -> None:
     tally = Tally(rows_read=len(rows))
-    known = {
-        bytes(digest): (fingerprint and bytes(fingerprint), version, seen_run)
-        for digest, fingerprint, version, seen_run in RowState.objects.filter(
-            table_source=source, key_digest__in=[row.key_digest for row in rows]
-        ).values_list("key_digest", "fingerprint", "version", "seen_run")
-    }
+    known = state.known(source.pk, [row.key_digest for row in rows])
     to_send: list[tuple[Row, str, int]] = []
-    unchanged: list[bytes] = []
+    unchanged: list[uuid.UUID] = []
     for row in rows:
-        fingerprint, version, seen_run = known.get(row.key_digest, (None, -1, None))
-        if seen_run == run.pk:
+        before = known.get(row.key_digest, NEVER_SEEN)
+        if before.seen_run == run.pk:
             tally.rejected += 1  # the key again in this run: the first row with it counts
             continue
-        known[row.key_digest] = (row.fingerprint, version + 1, run.pk)
-        if fingerprint == row.fingerprint:
+        known[row.key_digest] = state.Known(row.fingerprint, before.version + 1, run.pk)
+        if before.fingerprint == row.fingerprint:
             tally.unchanged += 1
             unchanged.append(row.key_digest)
             continue
-        change = "added" if fingerprint is None else "changed"
+        change = "added" if before.fingerprint is None else "changed"
         setattr(tally, change, getattr(tally, change) + 1)
-        to_send.append((row, change, version + 1))
-    send(run, source, shape, to_send, tally)
-    RowState.objects.filter(table_source=source, key_digest__in=unchanged).update(seen_run=run.pk)
-    remember(run, source, [(row, version) for row, _, version in to_send])
+        to_send.append((row, change, before.version + 1))
+    send(source, shape, to_send, tally)
+    state.mark_seen(source.pk, unchanged, run.pk)
+    seen = [
+        state.Seen(row.key_digest, row.key, row.identity, row.fingerprint, version)
+        for row, _, version in to_send
+    ]
+    state.remember(source.pk, seen, run.pk)
     count(run, tally)
 
 
-def send(
-    run: Run, source: TableSource, shape: Shape, rows: list[tuple[Row, str, int]], tally: Tally
-) -> None:
+def send(source: TableSource, shape: Shape, rows: list[tuple[Row, str, int]], tally: Tally) -> None:
     wanted = [
         message(shape, row, change, message_id(shape, row.key_digest, version, row.fingerprint))
         for row, change, version in rows
@@ -115,26 +116,6 @@ def send(
         accepted, rejected = ingest_messages(source.source, wanted)
         tally.events += len(accepted)
         tally.rejected += len(rejected)
-
-
-def remember(run: Run, source: TableSource, rows: list[tuple[Row, int]]) -> None:
-    RowState.objects.bulk_create(
-        [
-            RowState(
-                table_source=source,
-                key_digest=row.key_digest,
-                key=row.key,
-                identity=row.identity,
-                fingerprint=row.fingerprint,
-                version=version,
-                seen_run=run.pk,
-            )
-            for row, version in rows
-        ],
-        update_conflicts=True,
-        unique_fields=["table_source", "key_digest"],
-        update_fields=["key", "identity", "fingerprint", "version", "seen_run"],
-    )
 
 
 def forget_deleted(run: Run, source: TableSource, shape: Shape) -> None:
@@ -148,11 +129,11 @@ def forget_deleted(run: Run, source: TableSource, shape: Shape) -> None:
         return
     # In key order through the unique index, a chunk at a time: each query starts where the
     # previous one stopped.
-    after = b""
+    after = None
     while True:
         with transaction.atomic():
             chunk = list(
-                gone.filter(key_digest__gt=after)
+                (gone if after is None else gone.filter(key_digest__gt=after))
                 .order_by("key_digest")
                 .values_list("pk", "key_digest", "key", "identity", "version")[
                     : settings.TABLE_SOURCE_CHUNK_ROWS
@@ -160,9 +141,9 @@ def forget_deleted(run: Run, source: TableSource, shape: Shape) -> None:
             )
             if not chunk:
                 return
-            after = bytes(chunk[-1][1])
+            after = chunk[-1][1]
             messages = [
-                deletion(shape, identity, key, message_id(shape, bytes(digest), version + 1, None))
+                deletion(shape, identity, key, message_id(shape, digest, version + 1, None))
                 for _, digest, key, identity, version in chunk
             ]
             accepted, rejected = ingest_messages(source.source, messages)
