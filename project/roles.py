@@ -1,7 +1,8 @@
 """The two roles an installation starts with (SPEC §7), kept in step after every migrate.
 
-Viewers read the delivery log, health and configuration, but not payloads or bodies (they
-may hold personal data); editors configure sources, destinations and mappings, replay
+Viewers read the delivery log, health, configuration and table sources' runs, but not
+payloads, bodies or a table's rows (they may hold personal data), nor a table source's
+connection URL; editors configure sources, table sources, destinations and mappings, replay
 deliveries and see payloads. Superusers can do everything anyway.
 """
 
@@ -16,11 +17,14 @@ VIEWED_MODELS = (
     ("destinations", "mapping"),
     ("destinations", "delivery"),
     ("destinations", "deliveryattempt"),
+    ("tables", "tablesource"),
+    ("tables", "run"),
 )
 CONFIGURED_MODELS = (
     ("ingest", "source"),
     ("destinations", "destination"),
     ("destinations", "mapping"),
+    ("tables", "tablesource"),
 )
 VIEWERS = "Viewers"
 EDITORS = "Editors"
