@@ -108,7 +108,9 @@ class SourceAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return source
 
-    @admin.action(description="Rotate the write key of the selected sources")
+    @admin.action(
+        description="Rotate the write key of the selected sources", permissions=["change"]
+    )
     def rotate_keys(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset:
             rotate_write_key(source)

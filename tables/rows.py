@@ -22,6 +22,8 @@ LIBRARY = {"name": "switchyard-table-source", "version": "1"}
 class ShapeError(Exception):
     """The configuration names a column that the query does not return."""
 
+    kind = "columns"
+
 
 @dataclass(frozen=True)
 class Shape:

@@ -11,7 +11,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from .connectors import ReadFailed, Select, connector_for
+from infra.encryption import SecretsUnreadable
+
+from .connectors import ReadFailed, Select, connector_for, redact
 from .models import Run, TableSource
 from .rows import Reader, ShapeError, jsonable, message, message_id
 from .sync import OutOfTime, shape_of, sync
@@ -55,12 +57,8 @@ def execute_run(run_id: int) -> None:
     run = Run.objects.select_related("table_source__source").get(pk=run_id)
     try:
         sync(run, deadline=time.monotonic() + settings.TABLE_SOURCE_RUN_SECONDS)
-    except ReadFailed as failure:
+    except (ReadFailed, ShapeError, OutOfTime) as failure:
         finish(run, Run.Status.FAILED, failure.kind, str(failure))
-    except ShapeError as problem:
-        finish(run, Run.Status.FAILED, "columns", str(problem))
-    except OutOfTime as stop:
-        finish(run, Run.Status.FAILED, "timeout", str(stop))
     except Exception as error:
         log.exception("table source run %s failed", run_id)
         finish(run, Run.Status.FAILED, "internal", f"{type(error).__name__}: {error}")
@@ -69,9 +67,17 @@ def execute_run(run_id: int) -> None:
 
 
 def finish(run: Run, status: str, error_kind: str = "", error: str = "") -> None:
+    error = redact(error, readable_url(run.table_source))
     Run.objects.filter(pk=run.pk).update(
         status=status, finished_at=timezone.now(), error_kind=error_kind, error=error
     )
+
+
+def readable_url(source: TableSource) -> str:
+    try:
+        return source.connection_url
+    except SecretsUnreadable:
+        return ""
 
 
 def schedule_runs() -> int:
@@ -140,11 +146,13 @@ def due_sources(now) -> list[TableSource]:
 
 def check_connection(source: TableSource) -> tuple[bool, str]:
     """Connect with the saved URL: (True, what answered) or (False, why not)."""
-    url = source.connection_url
     try:
+        url = source.connection_url
         return True, connector_for(url).check(url)
-    except (ReadFailed, ValueError) as failure:
+    except SecretsUnreadable as failure:
         return False, str(failure)
+    except (ReadFailed, ValueError) as failure:
+        return False, redact(str(failure), url)
 
 
 @dataclass(frozen=True)
@@ -157,15 +165,17 @@ class Preview:
 
 def preview(source: TableSource) -> Preview:
     """The first rows and the messages they would make; nothing is stored or sent."""
-    url = source.connection_url
     select = Select(source.table.strip(), source.query.strip(), source.timeout_seconds)
     shape = shape_of(source)
     try:
+        url = source.connection_url
         with connector_for(url).open(url, select, PREVIEW_ROWS) as result:
             rows = next(result.chunks, [])
             reader = Reader(shape, result.columns)
-    except (ReadFailed, ValueError) as failure:
+    except SecretsUnreadable as failure:
         return Preview([], [], [], str(failure))
+    except (ReadFailed, ValueError) as failure:
+        return Preview([], [], [], redact(str(failure), url))
     except ShapeError as problem:
         return Preview(result.columns, [list(map(jsonable, row)) for row in rows], [], str(problem))
     messages = []

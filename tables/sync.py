@@ -29,6 +29,8 @@ NEVER_SEEN = state.Known(fingerprint=None, version=-1, seen_run=0)
 class OutOfTime(Exception):
     """The run reached TABLE_SOURCE_RUN_SECONDS; the next one carries on."""
 
+    kind = "timeout"
+
 
 @dataclass
 class Tally:

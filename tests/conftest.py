@@ -6,6 +6,7 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.servers.basehttp import WSGIRequestHandler
 from pytest_django.fixtures import _set_suffix_to_test_databases
 
@@ -75,3 +76,23 @@ def sinks() -> Iterator[Callable[..., Sink]]:
 def anonymous_api(live_server) -> httpx.Client:
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         yield client
+
+
+def member_of(group: str, django_user_model, client):
+    """`client`, logged in as a staff user of the role `group` (project/roles.py)."""
+    user = django_user_model.objects.create_user(f"{group.lower()}-user", password="pw")
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name=group))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer(db, django_user_model, client):
+    return member_of("Viewers", django_user_model, client)
+
+
+@pytest.fixture
+def editor(db, django_user_model, client):
+    return member_of("Editors", django_user_model, client)

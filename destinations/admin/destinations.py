@@ -184,11 +184,11 @@ class DestinationAdmin(admin.ModelAdmin):
             return badge("failed", f"failing since {state.failing_since:%Y-%m-%d %H:%M}")
         return badge("delivered", "ok")
 
-    @admin.action(description="Enable the selected destinations")
+    @admin.action(description="Enable the selected destinations", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         self.message_user(request, f"Enabled {queryset.update(enabled=True)} destination(s).")
 
-    @admin.action(description="Disable the selected destinations")
+    @admin.action(description="Disable the selected destinations", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         self.message_user(request, f"Disabled {queryset.update(enabled=False)} destination(s).")
 

@@ -1,13 +1,18 @@
 """What a connector is: how the sync reads a database without knowing which one it is."""
 
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from infra.encryption import MASK
 
 
 class ReadFailed(Exception):
-    """Reading failed; `kind` says how, for the run history and its filter."""
+    """Reading failed; `kind` says how, for the run history and its filter (ShapeError and
+    OutOfTime have one too)."""
 
     UNREACHABLE = "unreachable"
     QUERY = "query"
@@ -42,3 +47,17 @@ class Connector(Protocol):
 
     def open(self, url: str, select: Select, chunk_rows: int) -> AbstractContextManager[Result]:
         """Run `select` read-only and stream its rows; closing the context closes all."""
+
+
+def redact(text: str, url: str) -> str:
+    """`text` without the URL or its password: a driver's error can quote either (libpq
+    quotes a malformed URL back whole, or the bad percent-escape of a password)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # a malformed URL, the kind a driver's error quotes
+        found = re.search(r"://[^:@/]*:([^@]*)@", url)
+        password = found and found.group(1)
+    secrets = [url, *([password, unquote(password)] if password else [])]
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text

@@ -43,6 +43,21 @@ def test_an_unreachable_database_fails_the_run_and_a_later_run_sends_every_row(
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://reader:s3cret-pw%zz@127.0.0.1/warehouse",  # libpq quotes the bad escape
+        "postgresql://reader:s3cret-pw@[::1]x/warehouse",  # and this URL whole
+    ],
+)
+@pytest.mark.django_db
+def test_a_run_failing_on_a_malformed_url_records_why_without_the_password(table_source, url):
+    failed = run_once(table_source(url=url))
+
+    assert (failed.status, failed.error_kind) == ("failed", "unreachable")
+    assert failed.error and "s3cret-pw" not in failed.error and url not in failed.error
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "WITH gone AS (DELETE FROM customer_scores RETURNING *) SELECT * FROM gone",

@@ -20,25 +20,6 @@ def delivered(source, sink):
     return log_scenario.dispatch(delivery)
 
 
-def member_of(group: str, django_user_model, client):
-    user = django_user_model.objects.create_user(f"{group.lower()}-user", password="pw")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def viewer(db, django_user_model, client):
-    return member_of("Viewers", django_user_model, client)
-
-
-@pytest.fixture
-def editor(db, django_user_model, client):
-    return member_of("Editors", django_user_model, client)
-
-
 def test_a_viewer_reads_the_delivery_log_without_any_payload_or_body(viewer, delivered):
     listing = viewer.get(LOG_URL)
     detail = viewer.get(detail_url(delivered))
@@ -74,6 +55,22 @@ def test_a_viewer_cannot_retry_replay_or_configure(viewer, delivered, source):
     assert (change.status_code, add.status_code, source_change.status_code) == (403, 403, 403)
     destination.refresh_from_db()
     assert destination.name != "Renamed"
+
+
+def test_a_viewers_bulk_actions_neither_rotate_write_keys_nor_disable_destinations(
+    viewer, delivered, source
+):
+    key = source.write_key
+    destination = delivered.destination
+    viewer.post("/admin/ingest/source/", {"action": "rotate_keys", "_selected_action": [source.pk]})
+    viewer.post(
+        "/admin/destinations/destination/",
+        {"action": "disable", "_selected_action": [destination.pk]},
+    )
+
+    source.refresh_from_db()
+    destination.refresh_from_db()
+    assert (source.write_key, destination.enabled) == (key, True)
 
 
 def test_an_editor_can_replay_a_delivery(editor, delivered):
