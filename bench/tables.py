@@ -52,7 +52,7 @@ CREATE TABLE {table} (
     scored_at timestamptz
 );
 INSERT INTO {table}
-SELECT i, 'customer-' || i || '@example.com', (i * 7919 % 10000)::numeric / 10000,
+SELECT i, 'customer-' || i || '@example.com', (i::bigint * 7919 % 10000)::numeric / 10000,
        (ARRAY['low', 'mid', 'high'])[1 + i % 3],
        timestamptz '2026-12-01 09:30:00Z' - (i % 86400) * interval '1 second'
 FROM generate_series(1, {rows}) AS i;
