@@ -36,7 +36,8 @@ def request_run(source: TableSource, trigger: str = Run.Trigger.MANUAL) -> Run:
             run = Run.objects.create(table_source=source, trigger=trigger)
     except IntegrityError:
         raise AlreadyActive(f"“{source}” already has a run queued or running") from None
-    transaction.on_commit(lambda: send_run_task(run.pk))
+    # Robust: with Redis away the run still stands, queued, and the beat sends it again.
+    transaction.on_commit(lambda: send_run_task(run.pk), robust=True)
     return run
 
 
@@ -55,6 +56,9 @@ def execute_run(run_id: int) -> None:
     if not claimed:
         return  # done already, or another worker has it
     run = Run.objects.select_related("table_source__source").get(pk=run_id)
+    if disabled := why_disabled(run.table_source):
+        finish(run, Run.Status.FAILED, "disabled", disabled)
+        return
     try:
         sync(run, deadline=time.monotonic() + settings.TABLE_SOURCE_RUN_SECONDS)
     except (ReadFailed, ShapeError, OutOfTime) as failure:
@@ -64,6 +68,15 @@ def execute_run(run_id: int) -> None:
         finish(run, Run.Status.FAILED, "internal", f"{type(error).__name__}: {error}")
     else:
         finish(run, Run.Status.SUCCEEDED)
+
+
+def why_disabled(table_source: TableSource) -> str:
+    # As the Tracking API refuses a disabled source's events, so does a table source.
+    if not table_source.enabled:
+        return f"the table source “{table_source}” is disabled"
+    if not table_source.source.enabled:
+        return f"its source “{table_source.source}” is disabled"
+    return ""
 
 
 def finish(run: Run, status: str, error_kind: str = "", error: str = "") -> None:

@@ -137,3 +137,21 @@ def test_the_database_going_away_mid_run_keeps_the_chunks_done_and_finds_no_dele
     assert (finished.status, finished.deleted) == ("succeeded", 0)
     ids = [event["messageId"] for event in events_of(table)]
     assert len(ids) == len(set(ids)) == 5
+
+
+@pytest.mark.parametrize("disabled", ["table source", "source"])
+@pytest.mark.django_db
+def test_a_run_of_a_disabled_table_source_or_source_fails_and_sends_nothing(
+    warehouse, table_source, disabled
+):
+    warehouse.scores(ROWS)
+    table = table_source()
+    target = table if disabled == "table source" else table.source
+    type(target).objects.filter(pk=target.pk).update(enabled=False)
+    table.refresh_from_db()
+
+    failed = run_once(table)
+
+    assert (failed.status, failed.error_kind, failed.rows_read) == ("failed", "disabled", 0)
+    assert "is disabled" in failed.error
+    assert events_of(table) == []
