@@ -2,7 +2,8 @@
 
 The catalog: which columns the schema has, id sequences, sizes (summing partitions when the
 tables have them). The delivery log is timed through the admin itself (a logged-in test
-client, the whole middleware and template), the retention job by calling it as beat does.
+client, the whole middleware and template), the overview's and a destination health's figures
+by calling their selectors, the retention job by calling it as beat does.
 """
 
 import json
@@ -21,6 +22,7 @@ ATTEMPTS_TABLE = "destinations_deliveryattempt"
 LINKS_TABLE = "destinations_deliveryattempt_deliveries"
 TABLES = (EVENTS_TABLE, DELIVERIES_TABLE, ATTEMPTS_TABLE, LINKS_TABLE)
 ADMIN_REQUESTS = 5
+PRELOAD_DESTINATION = "bench preload"  # scale.preload_target's
 MB = 1024 * 1024
 
 
@@ -133,7 +135,35 @@ def delivery_log_ms(message_id: str) -> dict[str, Any]:
         "delivery_log_page_ms_at_scale": page["median_ms"],
         "delivery_log_search_ms_at_scale": search["median_ms"],
         "delivery_log": {"page": page, "search": search, "searched_message_id": message_id},
+    } | figures_ms()
+
+
+def figures_ms() -> dict[str, Any]:
+    """The overview's figures (the admin's home) and the health of the preload's destination
+    (all its deliveries), as their pages compute them: the median of ADMIN_REQUESTS calls
+    after one to warm up."""
+    from destinations.admin.health import destination_health
+    from destinations.admin.overview import overview
+    from destinations.models import Destination
+
+    destinations = Destination.objects.order_by("pk")
+    destination = destinations.filter(name=PRELOAD_DESTINATION).first() or destinations.first()
+    timed = {"overview": timed_call(overview)}
+    if destination is not None:
+        timed["health"] = timed_call(lambda: destination_health(destination))
+    return {f"{name}_ms": figures["median_ms"] for name, figures in timed.items()} | {
+        "figures": timed | {"health_destination": getattr(destination, "name", None)}
     }
+
+
+def timed_call(call: Any) -> dict[str, Any]:
+    times = []
+    for attempt in range(ADMIN_REQUESTS + 1):
+        started = time.perf_counter()
+        call()
+        if attempt:  # the first warms caches and connections
+            times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": statistics.median(times), "all_ms": [round(t, 1) for t in times]}
 
 
 def timed_get(client: Any, url: str, query: dict[str, str], expect: str | None) -> dict:
@@ -160,6 +190,8 @@ ROWS = (
     ("delivery log: messageId search", "delivery_log_search_ms", "ms"),
 )
 SINGLE_ROWS = (
+    ("overview: its figures (overview())", "overview_ms", "ms"),
+    ("destination health: its figures", "health_ms", "ms"),
     ("retention: events retired", "retire_events_per_s", "events/s"),
     ("preloaded events", "preloaded_events", "events"),
     ("bytes per event (all four tables)", "bytes_per_event", "B"),

@@ -127,6 +127,12 @@ def enforce_rate_limit(source: SourceRef, events: int) -> None:
     if wait is None:
         return
     metrics.count_ingest(source.name, 0, Counter({"rate_limited": events}))
+    # Counted beside validation's rejections, for the source's page and the overview: one
+    # upsert, in autocommit, per refused request (a write that ingest's accepted requests
+    # never make: a counter row shared by a source's requests would serialize them).
+    key = (source.id, hour_of(timezone.now()), "rate_limited")
+    example = f"a request of {events:,} events over the limit of {limit:,} a second"
+    add_counts(Rejection, {key: events}, ("source_id", "hour", "code"), {key: {"example": example}})
     raise IngestError(
         429,
         "rate_limited",

@@ -1,4 +1,5 @@
 from django.apps import AppConfig, apps
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 
 
@@ -14,3 +15,12 @@ class ProjectConfig(AppConfig):
 
         # post_migrate goes only to apps with models, which this one has not.
         post_migrate.connect(ensure_roles, sender=apps.get_app_config("destinations"))
+
+
+class SwitchyardAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the overview as its home: `admin.site` and `admin.register`
+    everywhere then mean this site. (Named in INSTALLED_APPS; default = False keeps the
+    "project" entry on ProjectConfig.)"""
+
+    default = False
+    default_site = "project.admin_site.SwitchyardAdminSite"

@@ -1,7 +1,6 @@
 """The delivery log (SPEC §6): read-only pages over deliveries and attempts, filtered and searched
 on indexed columns and paged without COUNT(*); replays go through delivery.replay."""
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from infra.admin_lists import cut, short_id, stamp
+
 from ..delivery.replay import replay_deliveries
 from ..delivery.retention import held_partitions
 from ..models import Delivery, DeliveryAttempt
@@ -28,11 +29,47 @@ from .pagination import LookaheadChangeList, LookaheadPaginator
 TEMPLATES = "admin/destinations/delivery"
 
 
+class QueueFilter(filters.LinkFilter):
+    """Work not done yet, as the overview counts it: its backlog and pending figures link
+    here. Folded until used, like the error codes."""
+
+    title = "queue"
+    parameter_name = "queue"
+    folded = True
+    STATUSES = {
+        "due": (Delivery.Status.PENDING, Delivery.Status.RETRYING),
+        "waiting": (Delivery.Status.PENDING, Delivery.Status.IN_FLIGHT),
+        "unfinished": (
+            Delivery.Status.PENDING,
+            Delivery.Status.IN_FLIGHT,
+            Delivery.Status.RETRYING,
+        ),
+    }
+
+    def lookups(self, request, model_admin):
+        return [
+            ("due", "Due now"),
+            ("waiting", "Pending or in flight"),
+            ("unfinished", "Not finished"),
+        ]
+
+    def queryset(self, request, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        statuses = self.STATUSES.get(self.value() or "")
+        if statuses is None:
+            return queryset
+        queryset = queryset.filter(status__in=statuses)
+        if self.value() == "due":
+            return queryset.filter(next_attempt_at__lte=timezone.now())
+        return queryset
+
+
 class ReadOnlyLogAdmin(admin.ModelAdmin):
     """Rows only the dispatcher writes: viewed, never added, edited or deleted by hand, and paged
     by LookaheadPaginator. Each switch below turns off something that counts or sorts the table."""
 
     show_full_result_count = False
+    # One line per row (admin/dense_change_list.html): 50 fill a screen or two.
+    list_per_page = 50
     show_facets = admin.ShowFacets.NEVER
     list_max_show_all = 0
     # Its "select all N" link needs a total; a range replay is the way to act on many rows.
@@ -80,18 +117,19 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
     list_display = (
         "created",
         "badge",
-        "destination",
+        "destination_name",
         "mapping_name",
         "event_name",
         "message_id",
         "user_id",
-        "attempts",
-        "last_status_code",
+        "tries",
+        "answer",
         "error_code",
         "replay_mark",
     )
     list_filter = (
         filters.StatusFilter,
+        QueueFilter,
         filters.DestinationFilter,
         filters.MappingFilter,
         filters.ErrorCodeFilter,
@@ -129,26 +167,38 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
     def badge(self, delivery: Delivery) -> str:
         return status_badge(delivery.status)
 
+    @admin.display(description="Tries")
+    def tries(self, delivery: Delivery) -> int:
+        return delivery.attempts
+
+    @admin.display(description="HTTP")
+    def answer(self, delivery: Delivery) -> str:
+        return str(delivery.last_status_code or "")
+
     @admin.display(description="Replay")
     def replay_mark(self, delivery: Delivery) -> str:
         # A blank for originals: Django's red "no" icon on every row read like an error.
         return "replay" if delivery.replay else ""
 
+    @admin.display(description="Destination")
+    def destination_name(self, delivery: Delivery) -> str:
+        return cut(delivery.destination.name)
+
     @admin.display(description="Mapping")
     def mapping_name(self, delivery: Delivery) -> str:
-        return delivery.mapping.name
+        return cut(delivery.mapping.name)
 
     @admin.display(description="Event")
     def event_name(self, delivery: Delivery) -> str:
-        return f"{delivery.event.type} {delivery.event.name}".strip()
+        return cut(f"{delivery.event.type} {delivery.event.name}".strip())
 
     @admin.display(description="messageId")
     def message_id(self, delivery: Delivery) -> str:
-        return delivery.event.message_id
+        return short_id(delivery.event.message_id)
 
     @admin.display(description="userId")
     def user_id(self, delivery: Delivery) -> str:
-        return delivery.event.user_id
+        return short_id(delivery.event.user_id)
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         # Replaying changes what destinations receive, so it takes the model's change
@@ -233,7 +283,7 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
 class DeliveryAttemptAdmin(ReadOnlyLogAdmin):
     list_display = (
         "started",
-        "destination",
+        "destination_name",
         "mapping_name",
         "request_method",
         "answer",
@@ -255,9 +305,13 @@ class DeliveryAttemptAdmin(ReadOnlyLogAdmin):
     def started(self, attempt: DeliveryAttempt) -> str:
         return stamp(attempt.started_at)
 
+    @admin.display(description="Destination")
+    def destination_name(self, attempt: DeliveryAttempt) -> str:
+        return cut(attempt.destination.name)
+
     @admin.display(description="Mapping")
     def mapping_name(self, attempt: DeliveryAttempt) -> str:
-        return attempt.mapping.name
+        return cut(attempt.mapping.name)
 
     @admin.display(description="Answer")
     def answer(self, attempt: DeliveryAttempt) -> str:
@@ -273,8 +327,3 @@ class DeliveryAttemptAdmin(ReadOnlyLogAdmin):
 
 def counted(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
-
-
-def stamp(value: datetime) -> str:
-    """To the second, as logs are read; the admin's default format stops at the minute."""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")

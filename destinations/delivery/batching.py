@@ -7,6 +7,7 @@ before any HTTP call; a worker that dies leaves a lease that the sweeper reclaim
 """
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from ..integrations.base import Action, Config
 from ..models import Delivery, Destination, DestinationState, Mapping
-from . import doorbell
+from . import doorbell, tallies
 from .retries import MIN_ATTEMPTS_BEFORE_GIVING_UP
 
 DUE = (Delivery.Status.PENDING, Delivery.Status.RETRYING)
@@ -155,7 +156,8 @@ def reclaim_expired_leases() -> int:
         expired = Delivery.objects.filter(
             status=Delivery.Status.IN_FLIGHT, lease_expires_at__lte=now
         ).select_for_update(skip_locked=True)
-        pks = list(expired.values_list("pk", flat=True))
+        rows = list(expired.values_list("pk", "destination_id"))
+        pks = [pk for pk, _ in rows]
         Delivery.objects.filter(pk__in=pks).update(
             status=Delivery.Status.RETRYING,
             attempts=F("attempts") + 1,
@@ -167,9 +169,14 @@ def reclaim_expired_leases() -> int:
             error_code=WORKER_LOST,
             error_message="the worker sending this delivery stopped before it knew the outcome",
         )
-        Delivery.objects.filter(pk__in=past_retry_window(pks, now)).update(
-            status=Delivery.Status.FAILED
+        failed = set(past_retry_window(pks, now))
+        Delivery.objects.filter(pk__in=failed).update(status=Delivery.Status.FAILED)
+        status = Delivery.Status
+        outcomes = Counter(
+            (destination_id, status.FAILED if pk in failed else status.RETRYING)
+            for pk, destination_id in rows
         )
+        tallies.count_outcomes(outcomes, now)
         # A probe whose worker died must not hold the circuit shut forever.
         stale_probes = DestinationState.objects.filter(probing=True).exclude(
             destination__deliveries__status=Delivery.Status.IN_FLIGHT

@@ -18,7 +18,7 @@ from infra import metrics
 
 from ..integrations.base import ItemResult, Outcome, Request
 from ..models import AttemptLink, Delivery, DeliveryAttempt, DestinationState
-from . import doorbell
+from . import doorbell, tallies
 from .attempts import attempt_record
 from .batching import Batch, claim_batch
 from .retries import outcome_values
@@ -77,7 +77,8 @@ def record(batch: Batch, sent: list[Sent]) -> None:
                     batch.destination, delivery, item, result, now
                 )
         first_started = min(item.exchange.started_at for item in sent)
-        apply_updates(batch, updates, first_started)
+        reached = apply_updates(batch, updates, first_started)
+        count_outcomes(batch, reached, now)
         update_state(batch, [result for item in sent for result in item.results], now)
         transaction.on_commit(lambda: count_batch(batch, sent, updates))
 
@@ -107,27 +108,55 @@ def log_attempt(batch: Batch, item: Sent) -> None:
     )
 
 
-def apply_updates(batch: Batch, updates: dict[int, dict[str, Any]], started: datetime) -> None:
+def apply_updates(
+    batch: Batch, updates: dict[int, dict[str, Any]], started: datetime
+) -> Counter[str]:
     """One UPDATE per kind of outcome; only rows still held by this claim are touched (a row
-    whose lease lapsed belongs to whoever reclaimed it)."""
+    whose lease lapsed belongs to whoever reclaimed it). Returns how many rows reached each
+    status."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for pk, values in updates.items():
         shared = tuple(sorted((k, v) for k, v in values.items() if k != "next_attempt_at"))
         groups[shared].append(pk)
+    reached: Counter[str] = Counter()
     for shared, pks in groups.items():
         values = dict(shared)
         if values["status"] == Delivery.Status.RETRYING:
             values["next_attempt_at"] = Case(
                 *[When(pk=pk, then=Value(updates[pk]["next_attempt_at"])) for pk in pks]
             )
-        Delivery.objects.of(batch.deliveries).filter(pk__in=pks, claim=batch.claim).update(
-            **values,
-            attempts=F("attempts") + 1,
-            first_attempt_at=Coalesce(F("first_attempt_at"), Value(started)),
-            last_attempt_at=started,
-            claim=None,
-            lease_expires_at=None,
+        reached[values["status"]] += (
+            Delivery.objects.of(batch.deliveries)
+            .filter(pk__in=pks, claim=batch.claim)
+            .update(
+                **values,
+                attempts=F("attempts") + 1,
+                first_attempt_at=Coalesce(F("first_attempt_at"), Value(started)),
+                last_attempt_at=started,
+                claim=None,
+                lease_expires_at=None,
+            )
         )
+    return reached
+
+
+def count_outcomes(batch: Batch, reached: Counter[str], now: datetime) -> None:
+    """The hourly tallies, from the rows the updates touched (not the ones a lapsed lease
+    lost): outcomes, and the latencies of what was delivered."""
+    destination_id = batch.destination.pk
+    tallies.count_outcomes({(destination_id, s): n for s, n in reached.items()}, now)
+    if reached[Delivery.Status.DELIVERED]:
+        tallies.count_latencies(destination_id, delivered_originals(batch, now), now)
+
+
+def delivered_originals(batch: Batch, now: datetime) -> list[datetime]:
+    """When the events were received of the batch's deliveries delivered now, replays left
+    out (their latency measures the operator's wait). The rows were just updated by this
+    transaction, which holds them: exactly those this claim delivered."""
+    delivered = Delivery.objects.of(batch.deliveries).filter(
+        status=Delivery.Status.DELIVERED, delivered_at=now, replay=False
+    )
+    return list(delivered.values_list("event_received_at", flat=True))
 
 
 def update_state(batch: Batch, results: list[ItemResult], now: datetime) -> None:

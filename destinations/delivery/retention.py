@@ -1,5 +1,6 @@
 """Retention (SPEC §2.7): every hour the beat retires events (with their deliveries) and
-attempts (with their links) older than their retention.
+attempts (with their links) older than their retention, and the hourly tallies with the
+events.
 
 On PostgreSQL it drops whole partitions, in constant time whatever the rate. An events
 partition goes together with its deliveries' partition, unless a delivery there is in flight,
@@ -19,9 +20,18 @@ from django.utils import timezone
 
 from infra import partitions
 from infra.partitions import quote
+from infra.tallies import hour_of
 from ingest.models import Event
 
-from ..models import AttemptLink, Delivery, DeliveryAttempt
+from ..models import (
+    AttemptLink,
+    Delivery,
+    DeliveryAttempt,
+    FilteredCount,
+    LatencyCount,
+    OutcomeCount,
+    ReceivedCount,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +39,8 @@ PURGE_CHUNK = 5000
 PURGE_SECONDS = 240
 EVENTS, DELIVERIES = Event._meta.db_table, Delivery._meta.db_table
 ATTEMPTS, LINKS = DeliveryAttempt._meta.db_table, AttemptLink._meta.db_table
+# Ingest's Rejection tally is not among them: it has no index on hour to delete through.
+TALLIES = (FilteredCount, ReceivedCount, OutcomeCount, LatencyCount)
 
 # Deliveries that keep their partition: still to be sent, and not yet given up on.
 LIVE_SQL = """
@@ -62,7 +74,15 @@ def purge_expired() -> dict[str, int]:
         retired["attempts"] += drop_attempt_partitions(attempts_before)
     retired["attempts"] += purge_attempt_rows(attempts_before, deadline)
     retired["events"] += purge_event_rows(events_before, deadline)
+    purge_tallies(events_before)
     return retired
+
+
+def purge_tallies(before: datetime) -> int:
+    """The hourly tallies of hours wholly past the events' retention, one DELETE each
+    through its index on hour (a day is a few rows per source, destination and mapping)."""
+    cutoff = hour_of(before)
+    return sum(model.objects.filter(hour__lt=cutoff).delete()[0] for model in TALLIES)
 
 
 def expired_partitions(table: str, before: datetime) -> list[partitions.Partition]:

@@ -21,7 +21,7 @@ from ingest.models import Event
 from .. import triggers
 from ..integrations.base import Action
 from ..models import Delivery, FilteredCount, Mapping
-from . import doorbell
+from . import doorbell, tallies
 from .payloads import PayloadInvalid, prepare
 
 CHUNK = 500
@@ -116,8 +116,10 @@ def route_events(events: list[Event], routes: dict[int, list[Route]], now: datet
             else:
                 deliveries.append(new_delivery(event, route, now))
     insert_deliveries(deliveries, ignore_conflicts=True)
-    add_counts(FilteredCount, filtered, ("mapping_id", "hour", "reason"))
     mark_routed(events, now)
+    # Last, so the transaction holds the tallies' rows, which other routers add to, briefly.
+    add_counts(FilteredCount, dict(sorted(filtered.items())), ("mapping_id", "hour", "reason"))
+    tallies.count_received(events)
     return {d.mapping_id for d in deliveries if d.status == Delivery.Status.PENDING}
 
 
@@ -185,6 +187,8 @@ NEW_DELIVERY_FIELDS = (
 
 
 def insert_deliveries(deliveries: list[Delivery], ignore_conflicts: bool = False) -> None:
-    """One INSERT (bulk_create's per-value escaping was most of the router's time)."""
+    """One INSERT (bulk_create's per-value escaping was most of the router's time); the
+    deliveries born failed are outcomes of their destination's, and counted."""
     rows = ({name: getattr(d, name) for name in NEW_DELIVERY_FIELDS} for d in deliveries)
     insert_rows(Delivery, rows, ignore_conflicts=ignore_conflicts)
+    tallies.count_born_failed(deliveries)

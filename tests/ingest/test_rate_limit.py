@@ -4,7 +4,8 @@ X-RateLimit-Reset, a request admitted or refused whole."""
 import pytest
 
 from ingest import rate_limit
-from ingest.models import Event
+from ingest.models import Event, Rejection
+from ingest.selectors import source_activity
 
 TRACK = {"userId": "u1", "event": "Signed Up"}
 
@@ -47,6 +48,7 @@ def test_over_the_limit_the_api_answers_429_with_both_headers(api, limited):
     assert response.headers["X-RateLimit-Reset"] == "1"
     assert response.headers["X-RateLimit-Limit"] == "5"
     assert Event.objects.count() == 5
+    assert Rejection.objects.get(source=limited, code="rate_limited").count == 1
 
 
 def test_a_batch_is_admitted_whole_while_the_window_has_room(api, limited):
@@ -55,6 +57,20 @@ def test_a_batch_is_admitted_whole_while_the_window_has_room(api, limited):
     assert api.post("/v1/batch", json=batch(1)).status_code == 429
 
     assert Event.objects.count() == 6
+
+
+def test_a_refused_request_counts_its_events_as_rate_limited_rejections(api, limited):
+    api.post("/v1/batch", json=batch(5))
+    assert api.post("/v1/batch", json=batch(3)).status_code == 429
+    assert api.post("/v1/track", json=TRACK).status_code == 429
+
+    rejection = Rejection.objects.get(source=limited)
+    assert (rejection.code, rejection.count) == ("rate_limited", 4)
+    assert "over the limit of 5 a second" in rejection.example
+    # The source's page lists it as a reason of its own, beside validation's.
+    activity = source_activity(limited)
+    assert (activity.received, activity.rejected) == (5, 4)
+    assert [(r.code, r.count) for r in activity.rejections] == [("rate_limited", 4)]
 
 
 def test_the_next_second_admits_again(api, limited, clock):

@@ -7,10 +7,13 @@ from django.db import models
 from infra import encryption
 from ingest.models import Source
 
-from . import mapping, triggers
-from .addresses import saved_url_problem
-from .integrations import REGISTRY, get_kind
-from .integrations.base import Action, Config, Kind
+from .. import mapping, triggers
+from ..addresses import saved_url_problem
+from ..integrations import REGISTRY, get_kind
+from ..integrations.base import Action, Config, Kind
+
+# The hourly tallies have a module of their own; they are imported from here like the rest.
+from .tallies import FilteredCount, LatencyCount, OutcomeCount, ReceivedCount
 
 
 def kind_choices() -> list[tuple[str, str]]:
@@ -375,20 +378,15 @@ class AttemptLink(models.Model):
         return f"{self.deliveryattempt_id} → {self.delivery_id}"
 
 
-class FilteredCount(models.Model):
-    """Events a mapping did not take, per hour and reason (no trigger match, integrations)."""
-
-    mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="filtered")
-    hour = models.DateTimeField()
-    reason = models.CharField(max_length=40)
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["mapping", "hour", "reason"], name="filtered_count_unique"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.count}"
+__all__ = [
+    "AttemptLink",
+    "Delivery",
+    "DeliveryAttempt",
+    "Destination",
+    "DestinationState",
+    "FilteredCount",
+    "LatencyCount",
+    "Mapping",
+    "OutcomeCount",
+    "ReceivedCount",
+]
