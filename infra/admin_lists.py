@@ -4,7 +4,7 @@ without COUNT(*), ids shortened to fit one line, times to the second.
 Here rather than in an app because the apps that show such lists may not import each other.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -100,3 +100,21 @@ def cut(text: str) -> SafeString | str:
 def stamp(value: datetime) -> str:
     """To the second, as logs are read; the admin's default format stops at the minute."""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def span(value: timedelta | None) -> str:
+    """A latency, an age or a duration: "0.184 s", "42 s", "7 min", "3 h 20 min", "2 d 5 h";
+    "—" for none."""
+    if value is None:
+        return "—"
+    seconds = value.total_seconds()
+    if seconds < 10:
+        return f"{seconds:.3f} s"
+    minutes, hours = int(seconds // 60), int(seconds // 3600)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if hours < 1:
+        return f"{minutes} min"
+    if hours < 24:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} d {hours % 24} h"

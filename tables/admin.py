@@ -7,7 +7,6 @@ text (a database's message can quote a row) needs ingest.view_payloads.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -16,9 +15,10 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+
+from infra.admin_lists import span, stamp
 
 from . import selectors, services
 from .forms import TableSourceForm
@@ -238,7 +238,7 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Duration")
     def took(self, run: Run) -> str:
-        return duration_text(run.duration)
+        return span(run.duration)
 
     @admin.display(description="Error")
     def error_text(self, run: Run) -> str:
@@ -256,25 +256,12 @@ class HistoryRow:
 
     @classmethod
     def of(cls, run: Run) -> "HistoryRow":
-        return cls(run, run_badge(run.status), duration_text(run.duration), run.error)
+        return cls(run, run_badge(run.status), span(run.duration), run.error)
 
 
 def run_badge(status: str) -> str:
     badge_class = BADGE_CLASSES.get(status, "pending")
     return format_html('<span class="badge badge-{}">{}</span>', badge_class, status)
-
-
-def duration_text(duration: timedelta | None) -> str:
-    if duration is None:
-        return "-"
-    seconds = duration.total_seconds()
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
-
-
-def stamp(value: datetime) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def back_to(source: TableSource) -> HttpResponseRedirect:

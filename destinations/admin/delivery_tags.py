@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from infra import admin_lists
+
 from ..models import Delivery
 
 register = template.Library()
@@ -129,17 +131,4 @@ def figure(count: int, cap: int | None = None) -> str:
 
 @register.filter
 def span(value: timedelta | None) -> str:
-    """A latency or an age: "0.184 s", "42 s", "7 min", "3 h 20 min", "2 d 5 h"; "—" for none."""
-    if value is None:
-        return "—"
-    seconds = value.total_seconds()
-    if seconds < 10:
-        return f"{seconds:.3f} s"
-    minutes, hours = int(seconds // 60), int(seconds // 3600)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if hours < 1:
-        return f"{minutes} min"
-    if hours < 24:
-        return f"{hours} h {minutes % 60} min"
-    return f"{hours // 24} d {hours % 24} h"
+    return admin_lists.span(value)
