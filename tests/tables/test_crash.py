@@ -41,7 +41,7 @@ def test_a_run_killed_between_chunks_then_run_again_sends_every_row_exactly_once
     start_worker("w2", TABLE_SOURCE_CHUNK_ROWS="10")
     second = request_run(table)
 
-    wait_until(lambda: status_of(second) == "succeeded", timeout=60)
+    wait_until(lambda: status_of(second) == "succeeded", timeout=120)
     wait_until(lambda: scenario.all_delivered(hook, count=ROWS), timeout=60)
     received = Counter(item["userId"] for item in sink.items())
     assert received == Counter(f"customer-{n}@example.com" for n in range(ROWS))
