@@ -56,6 +56,13 @@ class SourceAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def get_fields(self, request: HttpRequest, obj: Source | None = None):
+        # A write key is a credential (whoever holds it can send events): for those who may
+        # change the source, as on getting started.
+        if self.has_change_permission(request, obj):
+            return self.fields
+        return tuple(field for field in self.fields if field != "write_key_shown")
+
     @admin.display(description="Write key")
     def write_key_shown(self, source: Source) -> str:
         if not source.pk:

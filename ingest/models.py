@@ -90,6 +90,8 @@ class Rejection(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "hour", "code"], name="rejection_unique"),
         ]
+        # Retention deletes old hours through it (destinations/delivery/retention.py).
+        indexes = [models.Index(fields=["hour"], name="rejection_hour")]
 
     def __str__(self) -> str:
         return f"{self.code}: {self.count}"

@@ -21,7 +21,7 @@ from django.utils import timezone
 from infra import partitions
 from infra.partitions import quote
 from infra.tallies import hour_of
-from ingest.models import Event
+from ingest.models import Event, Rejection
 
 from ..models import (
     AttemptLink,
@@ -39,8 +39,7 @@ PURGE_CHUNK = 5000
 PURGE_SECONDS = 240
 EVENTS, DELIVERIES = Event._meta.db_table, Delivery._meta.db_table
 ATTEMPTS, LINKS = DeliveryAttempt._meta.db_table, AttemptLink._meta.db_table
-# Ingest's Rejection tally is not among them: it has no index on hour to delete through.
-TALLIES = (FilteredCount, ReceivedCount, OutcomeCount, LatencyCount)
+TALLIES = (FilteredCount, ReceivedCount, OutcomeCount, LatencyCount, Rejection)
 
 # Deliveries that keep their partition: still to be sent, and not yet given up on.
 LIVE_SQL = """
@@ -80,7 +79,8 @@ def purge_expired() -> dict[str, int]:
 
 def purge_tallies(before: datetime) -> int:
     """The hourly tallies of hours wholly past the events' retention, one DELETE each
-    through its index on hour (a day is a few rows per source, destination and mapping)."""
+    through its index on hour (a day is a few rows per source, destination and mapping;
+    ingest's rejection tallies go too)."""
     cutoff = hour_of(before)
     return sum(model.objects.filter(hour__lt=cutoff).delete()[0] for model in TALLIES)
 

@@ -6,6 +6,7 @@ Keys are upserted in sorted order: two transactions that add to the same rows th
 in the same order, and never deadlock on each other.
 """
 
+import os
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -28,12 +29,19 @@ LATENCY_BOUNDS_MS = (
 # The bucket of latencies past the last bound (an integer column holds no infinity).
 OVERFLOW_MS = 2**31 - 1
 OUTCOMES = (Delivery.Status.DELIVERED, Delivery.Status.FAILED, Delivery.Status.RETRYING)
+SHARDS = 16
+
+
+def shard() -> int:
+    """This process's rows of the tallies (models/tallies.py says why)."""
+    return os.getpid() % SHARDS
 
 
 def count_received(events: Iterable[Event]) -> None:
     """Events routed, per source and hour of their received_at."""
-    counts = Counter((event.source_id, hour_of(event.received_at)) for event in events)
-    add_counts(ReceivedCount, sorted_counts(counts), ("source_id", "hour"))
+    mine = shard()
+    counts = Counter((event.source_id, hour_of(event.received_at), mine) for event in events)
+    add_counts(ReceivedCount, sorted_counts(counts), ("source_id", "hour", "shard"))
 
 
 def count_outcomes(counts: Mapping[tuple[int, str], int], now: datetime) -> None:
@@ -60,16 +68,20 @@ def count_born_failed(deliveries: Iterable[Delivery]) -> None:
 
 
 def add_outcomes(counts: Mapping[tuple[int, datetime, str], int]) -> None:
-    kept = {key: count for key, count in counts.items() if key[2] in OUTCOMES and count}
-    add_counts(OutcomeCount, sorted_counts(kept), ("destination_id", "hour", "outcome"))
+    mine = shard()
+    kept = {(*key, mine): count for key, count in counts.items() if key[2] in OUTCOMES and count}
+    columns = ("destination_id", "hour", "outcome", "shard")
+    add_counts(OutcomeCount, sorted_counts(kept), columns)
 
 
 def count_latencies(destination_id: int, received: Iterable[datetime], now: datetime) -> None:
     """The end-to-end latencies of deliveries delivered at `now`, whose events were received
     at `received`, into the destination's histogram of this hour."""
     hour = hour_of(now)
-    counts = Counter((destination_id, hour, bucket_of(now - moment)) for moment in received)
-    add_counts(LatencyCount, sorted_counts(counts), ("destination_id", "hour", "bucket_ms"))
+    mine = shard()
+    counts = Counter((destination_id, hour, bucket_of(now - moment), mine) for moment in received)
+    columns = ("destination_id", "hour", "bucket_ms", "shard")
+    add_counts(LatencyCount, sorted_counts(counts), columns)
 
 
 def bucket_of(latency: timedelta) -> int:

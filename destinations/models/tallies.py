@@ -2,6 +2,11 @@
 (infra.tallies.add_counts). Pages read them instead of counting events and deliveries: a
 day is 24 rows per key, whatever the traffic. The hourly purge deletes them with the events
 (retention), through their index on `hour`.
+
+Received, outcome and latency rows have a `shard`, the writing process's: every dispatcher
+of a destination adds to the same hour and outcome, and on one row each would wait for the
+others' transactions to end (a row lock held to commit); measured, that halved what
+a destination could deliver at 1,000 events/s. Readers sum the shards.
 """
 
 from django.db import models
@@ -40,11 +45,14 @@ class ReceivedCount(models.Model):
         Source, on_delete=models.CASCADE, related_name="received_counts", db_index=False
     )
     hour = models.DateTimeField()
+    shard = models.PositiveSmallIntegerField(default=0)
     count = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "hour"], name="received_count_unique"),
+            models.UniqueConstraint(
+                fields=["source", "hour", "shard"], name="received_count_unique"
+            ),
         ]
         indexes = [models.Index(fields=["hour"], name="received_count_hour")]
 
@@ -66,12 +74,13 @@ class OutcomeCount(models.Model):
     )
     hour = models.DateTimeField()
     outcome = models.CharField(max_length=16)  # delivered, failed or retrying
+    shard = models.PositiveSmallIntegerField(default=0)
     count = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["destination", "hour", "outcome"], name="outcome_count_unique"
+                fields=["destination", "hour", "outcome", "shard"], name="outcome_count_unique"
             ),
         ]
         indexes = [models.Index(fields=["hour"], name="outcome_count_hour")]
@@ -95,12 +104,14 @@ class LatencyCount(models.Model):
     # The bucket's upper bound, in milliseconds, so rows keep their meaning if the bounds
     # change; the bucket past the last bound stores the largest integer.
     bucket_ms = models.PositiveIntegerField()
+    shard = models.PositiveSmallIntegerField(default=0)
     count = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["destination", "hour", "bucket_ms"], name="latency_count_unique"
+                fields=["destination", "hour", "bucket_ms", "shard"],
+                name="latency_count_unique",
             ),
         ]
         indexes = [models.Index(fields=["hour"], name="latency_count_hour")]

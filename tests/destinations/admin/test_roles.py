@@ -88,3 +88,10 @@ def test_the_roles_are_kept_after_every_migrate(db):
     assert "view_delivery" in viewers and "view_payloads" not in viewers
     assert not {codename for codename in viewers if not codename.startswith("view_")}
     assert {"change_destination", "add_mapping", "change_delivery", "view_payloads"} <= editors
+
+
+def test_a_viewer_reads_a_source_without_its_write_key(viewer, source):
+    page = viewer.get(f"/admin/ingest/source/{source.pk}/change/").content.decode()
+
+    assert source.name in page
+    assert source.write_key not in page

@@ -25,7 +25,7 @@ from destinations.models import (
     ReceivedCount,
 )
 from infra.tallies import hour_of
-from ingest.models import Event, Source
+from ingest.models import Event, Rejection, Source
 from tests.destinations.clock import receive_at
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.scenario import ingest, track
@@ -155,8 +155,9 @@ def test_the_hourly_purge_deletes_tallies_past_the_events_retention(source, bill
         OutcomeCount.objects.create(destination=billing, hour=hour, outcome="delivered", count=1)
         LatencyCount.objects.create(destination=billing, hour=hour, bucket_ms=250, count=1)
         FilteredCount.objects.create(mapping=mapping, hour=hour, reason="trigger", count=1)
+        Rejection.objects.create(source=source, hour=hour, code="id_required", count=1)
 
     retention.purge_expired()
 
-    for model in (ReceivedCount, OutcomeCount, LatencyCount, FilteredCount):
+    for model in (ReceivedCount, OutcomeCount, LatencyCount, FilteredCount, Rejection):
         assert list(model.objects.values_list("hour", flat=True)) == [kept], model
