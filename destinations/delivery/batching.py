@@ -106,6 +106,7 @@ def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
         "attempts",
         "first_attempt_at",
         "next_attempt_at",
+        "replay",
     )
     return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
 

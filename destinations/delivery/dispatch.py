@@ -78,7 +78,7 @@ def record(batch: Batch, sent: list[Sent]) -> None:
                 )
         first_started = min(item.exchange.started_at for item in sent)
         reached = apply_updates(batch, updates, first_started)
-        count_outcomes(batch, reached, now)
+        count_outcomes(batch, reached, updates, now)
         update_state(batch, [result for item in sent for result in item.results], now)
         transaction.on_commit(lambda: count_batch(batch, sent, updates))
 
@@ -140,21 +140,31 @@ def apply_updates(
     return reached
 
 
-def count_outcomes(batch: Batch, reached: Counter[str], now: datetime) -> None:
+def count_outcomes(
+    batch: Batch, reached: Counter[str], updates: dict[int, dict[str, Any]], now: datetime
+) -> None:
     """The hourly tallies, from the rows the updates touched (not the ones a lapsed lease
     lost): outcomes, and the latencies of what was delivered."""
     destination_id = batch.destination.pk
     tallies.count_outcomes({(destination_id, s): n for s, n in reached.items()}, now)
     if reached[Delivery.Status.DELIVERED]:
-        tallies.count_latencies(destination_id, delivered_originals(batch, now), now)
+        received = delivered_originals(batch, reached, updates, now)
+        tallies.count_latencies(destination_id, received, now)
 
 
-def delivered_originals(batch: Batch, now: datetime) -> list[datetime]:
+def delivered_originals(
+    batch: Batch, reached: Counter[str], updates: dict[int, dict[str, Any]], now: datetime
+) -> list[datetime]:
     """When the events were received of the batch's deliveries delivered now, replays left
-    out (their latency measures the operator's wait). The rows were just updated by this
-    transaction, which holds them: exactly those this claim delivered."""
+    out (their latency measures the operator's wait). From the batch itself when every row
+    meant to be delivered was (the claim still held them all); otherwise a lapsed lease gave
+    some away, and the rows, which this transaction holds, say which."""
+    status = Delivery.Status.DELIVERED
+    meant = [d for d in batch.deliveries if updates.get(d.pk, {}).get("status") == status]
+    if len(meant) == reached[status]:
+        return [delivery.event_received_at for delivery in meant if not delivery.replay]
     delivered = Delivery.objects.of(batch.deliveries).filter(
-        status=Delivery.Status.DELIVERED, delivered_at=now, replay=False
+        status=status, delivered_at=now, replay=False
     )
     return list(delivered.values_list("event_received_at", flat=True))
 
