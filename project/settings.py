@@ -202,6 +202,11 @@ TABLE_SOURCE_RUN_SECONDS = env.int("TABLE_SOURCE_RUN_SECONDS", default=3000)
 TABLE_SOURCE_GRACE_SECONDS = env.int("TABLE_SOURCE_GRACE_SECONDS", default=300)
 TABLE_SOURCE_RUN_RETENTION_DAYS = env.int("TABLE_SOURCE_RUN_RETENTION_DAYS", default=90)
 
+# --- Transformations --------------------------------------------------------------------
+# CPU per event and memory per loaded script; past either, the event fails for that destination.
+TRANSFORMATION_CPU_MS = env.int("TRANSFORMATION_CPU_MS", default=50)
+TRANSFORMATION_MEMORY_MB = env.int("TRANSFORMATION_MEMORY_MB", default=64)
+
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_URLS_REGEX = r"^/v1/.*$"
 CORS_ALLOW_HEADERS = (

@@ -1,6 +1,10 @@
 """Sending again on purpose (SPEC §5.5): replays are new deliveries, marked as such, mapped
-with the mapping as it is now (so a fixed mapping fixes the replay); the originals stay as
-they were, with their attempts."""
+with the mapping and transformed by the transformations as they are now (so a fix fixes the
+replay); the originals stay as they were, with their attempts.
+
+Where transformations run, a replay is the event routed again through them to the delivery's
+mapping: its trigger decides which forms it takes, and a fanned-out event's parts are replayed
+together, once, whichever of them were picked."""
 
 from datetime import datetime
 
@@ -11,7 +15,8 @@ from ingest.models import Event, Source
 
 from ..models import Delivery, Destination, Mapping
 from . import doorbell
-from .routing import Route, insert_deliveries, integrations_allow, new_delivery
+from .routing import Route, insert_deliveries, leg_metadata, new_delivery, route_leg
+from .transforming import Transformed, destination_chains, run_chain, source_chains
 
 REPLAYABLE = (Delivery.Status.DELIVERED, Delivery.Status.FAILED)
 
@@ -31,35 +36,69 @@ def replay_destination(destination: Destination, start: datetime, end: datetime)
 
 
 def reroute_source(source: Source, destination: Destination, start: datetime, end: datetime) -> int:
-    """Route the source's events received in [start, end) through the destination's enabled
-    mappings again (triggers and the integrations object apply); returns deliveries queued."""
+    """Route the source's events received in [start, end) through the destination's
+    transformations and enabled mappings again (triggers and the integrations object apply);
+    returns deliveries queued."""
     routes = [
         Route.of(mapping)
         for mapping in destination.mappings.filter(enabled=True).select_related("destination")
     ]
+    chains = Chains()
     events = Event.objects.filter(source=source, received_at__gte=start, received_at__lt=end)
     now = timezone.now()
     replays = [
-        new_delivery(event, route, now, replay=True)
-        for event in events.only("id", "received_at", "payload").iterator(chunk_size=1000)
-        for route in routes
-        if integrations_allow(event.payload.get("integrations"), route)
-        and (route.trigger is None or route.trigger.matches(event.payload))
+        new_delivery(event, route, now, *outcome, replay=True)
+        for event in events.only("id", "source_id", "received_at", "payload").iterator(1000)
+        for route, outcome in route_leg(event, chains.run(event, source, destination), routes)
+        if not isinstance(outcome, str)
     ]
     return _queue(replays)
 
 
+class Chains:
+    """The current transformations of every source and destination, read once."""
+
+    def __init__(self) -> None:
+        self.sources = source_chains()
+        self.destinations = destination_chains()
+
+    def any(self, source_id: int, destination_id: int) -> bool:
+        return bool(self.sources.get(source_id) or self.destinations.get(destination_id))
+
+    def run(self, event: Event, source: Source, destination: Destination) -> Transformed:
+        at_source = run_chain(
+            self.sources.get(source.pk, ()),
+            Transformed.untouched(event.payload),
+            leg_metadata(source),
+        )
+        chain = self.destinations.get(destination.pk, ())
+        return run_chain(chain, at_source, leg_metadata(source, destination))
+
+
 def _replay(originals) -> int:
-    originals = originals.select_related("event", "mapping__destination")
+    originals = originals.select_related("event__source", "mapping__destination")
     routes: dict[int, Route] = {}
+    chains = Chains()
+    replayed: set[tuple[int, int]] = set()
     now = timezone.now()
     replays = []
     for original in originals.iterator(chunk_size=1000):
         mapping: Mapping = original.mapping
         if mapping.pk not in routes:
             routes[mapping.pk] = Route.of(mapping)
-        route = routes[mapping.pk]
-        replays.append(new_delivery(original.event, route, now, replay_of=original))
+        route, event = routes[mapping.pk], original.event
+        if not chains.any(event.source_id, mapping.destination_id):
+            replays.append(new_delivery(event, route, now, replay_of=original))
+            continue
+        if (event.pk, mapping.pk) in replayed:
+            continue
+        replayed.add((event.pk, mapping.pk))
+        transformed = chains.run(event, event.source, mapping.destination)
+        replays.extend(
+            new_delivery(event, route, now, *outcome, replay_of=original)
+            for _, outcome in route_leg(event, transformed, [route])
+            if not isinstance(outcome, str)
+        )
     return _queue(replays)
 
 

@@ -8,6 +8,7 @@ and the unique (event, mapping) key makes routing an event twice harmless.
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 import orjson
@@ -16,13 +17,22 @@ from django.utils import timezone
 
 from infra.bulk import insert_rows
 from infra.tallies import add_counts, hour_of
-from ingest.models import Event
+from ingest.models import Event, Source
 
 from .. import triggers
 from ..integrations.base import Action
-from ..models import Delivery, FilteredCount, Mapping
+from ..models import Delivery, Destination, FilteredCount, Mapping
 from . import doorbell, tallies
 from .payloads import PayloadInvalid, prepare
+from .transforming import (
+    Chain,
+    Failure,
+    Form,
+    Transformed,
+    destination_chains,
+    run_chain,
+    source_chains,
+)
 
 CHUNK = 500
 
@@ -66,32 +76,76 @@ class Route:
             return cls(**common, kind_name=destination.kind, problem=problem)
 
 
+@dataclass(frozen=True)
+class Leg:
+    """A destination as a source's events reach it: its transformations, then its mappings."""
+
+    metadata: dict[str, str]
+    chain: Chain
+    routes: list[Route]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Where each source's events go, read once per router run."""
+
+    legs: dict[int, list[Leg]]
+    source_chains: dict[int, Chain]
+    source_metadata: dict[int, dict[str, str]]
+
+    def at_source(self, event: Event) -> Transformed:
+        chain = self.source_chains.get(event.source_id, ())
+        metadata = self.source_metadata.get(event.source_id, {})
+        return run_chain(chain, Transformed.untouched(event.payload), metadata)
+
+
 def route_new_events() -> int:
     """Route unrouted events until none are left; returns how many were routed."""
-    routes = routes_by_source()
+    table = routing_table()
     routed = 0
     while True:
         with transaction.atomic():
             events = claim_unrouted_events()
             if not events:
                 return routed
-            mapping_ids = route_events(events, routes, timezone.now())
+            mapping_ids = route_events(events, table, timezone.now())
             transaction.on_commit(lambda ids=mapping_ids: doorbell.ring_dispatchers(ids))
         routed += len(events)
 
 
-def routes_by_source() -> dict[int, list[Route]]:
+def routing_table() -> Table:
     mappings = (
         Mapping.objects.filter(enabled=True, destination__enabled=True)
         .select_related("destination")
         .prefetch_related("destination__sources")
+        .order_by("destination", "pk")
     )
-    routes: dict[int, list[Route]] = {}
-    for mapping in mappings:
-        route = Route.of(mapping)
-        for source in mapping.destination.sources.all():
-            routes.setdefault(source.pk, []).append(route)
-    return routes
+    chains = destination_chains()
+    legs: dict[int, list[Leg]] = {}
+    sources: dict[int, Source] = {}
+    for destination, group in groupby(mappings, key=lambda mapping: mapping.destination):
+        routes = [Route.of(mapping) for mapping in group]
+        for source in destination.sources.all():
+            sources[source.pk] = source
+            leg = Leg(leg_metadata(source, destination), chains.get(destination.pk, ()), routes)
+            legs.setdefault(source.pk, []).append(leg)
+    source_metadata = {pk: leg_metadata(source) for pk, source in sources.items()}
+    return Table(legs, source_chains(), source_metadata)
+
+
+def leg_metadata(source: Source | None, destination: Destination | None = None) -> dict[str, str]:
+    """RudderStack's metadata(event) fields that mean something here (ids as strings, as
+    RudderStack's are); messageId is added per event."""
+    metadata = {}
+    if source is not None:
+        metadata |= {"sourceId": str(source.pk), "sourceName": source.name}
+    if destination is not None:
+        metadata |= {
+            "destinationId": str(destination.pk),
+            "destinationName": destination.name,
+            "destinationType": destination.kind,
+        }
+    return metadata
 
 
 def claim_unrouted_events() -> list[Event]:
@@ -100,27 +154,54 @@ def claim_unrouted_events() -> list[Event]:
     return list(claimed.only("id", "source_id", "received_at", "payload"))
 
 
-def route_events(events: list[Event], routes: dict[int, list[Route]], now: datetime) -> set[int]:
+def route_events(events: list[Event], table: Table, now: datetime) -> set[int]:
     """Create the deliveries of these events and mark them routed; returns the mapping ids
     that received deliveries."""
     deliveries: list[Delivery] = []
     filtered: Counter[tuple[int, datetime, str]] = Counter()
     hour = hour_of(now)
     for event in events:
-        integrations = event.payload.get("integrations")
-        for route in routes.get(event.source_id, ()):
-            if not integrations_allow(integrations, route):
-                filtered[(route.mapping_id, hour, "integrations")] += 1
-            elif route.trigger and not route.trigger.matches(event.payload):
-                filtered[(route.mapping_id, hour, "trigger")] += 1
-            else:
-                deliveries.append(new_delivery(event, route, now))
+        legs = table.legs.get(event.source_id, ())
+        at_source = table.at_source(event) if legs else None
+        for leg in legs:
+            transformed = run_chain(leg.chain, at_source, leg.metadata)
+            for route, outcome in route_leg(event, transformed, leg.routes):
+                if isinstance(outcome, str):
+                    filtered[(route.mapping_id, hour, outcome)] += 1
+                else:
+                    deliveries.append(new_delivery(event, route, now, *outcome))
     insert_deliveries(deliveries, ignore_conflicts=True)
     mark_routed(events, now)
     # Last, so the transaction holds the tallies' rows, which other routers add to, briefly.
     add_counts(FilteredCount, dict(sorted(filtered.items())), ("mapping_id", "hour", "reason"))
     tallies.count_received(events)
     return {d.mapping_id for d in deliveries if d.status == Delivery.Status.PENDING}
+
+
+def route_leg(event: Event, transformed: Transformed, routes: list[Route]):
+    """(route, why it takes nothing) or (route, (form, failure)) per mapping and form.
+
+    A transformation that failed fails the event for every mapping (whose trigger cannot be
+    asked of an event that does not exist), so that replaying them after a fix routes it again.
+    """
+    if transformed.failure:
+        for route in routes:
+            if integrations_allow(event.payload.get("integrations"), route):
+                yield route, (None, transformed.failure)
+            else:
+                yield route, "integrations"
+        return
+    if not transformed.forms:
+        for route in routes:
+            yield route, "transformation"
+    for form in transformed.forms:
+        for route in routes:
+            if not integrations_allow(form.payload.get("integrations"), route):
+                yield route, "integrations"
+            elif route.trigger and not route.trigger.matches(form.payload):
+                yield route, "trigger"
+            else:
+                yield route, (form, None)
 
 
 def mark_routed(events: list[Event], now: datetime) -> None:
@@ -142,9 +223,17 @@ def integrations_allow(integrations: Any, route: Route) -> bool:
 
 
 def new_delivery(
-    event: Event, route: Route, now: datetime, replay_of: Delivery | None = None, replay=False
+    event: Event,
+    route: Route,
+    now: datetime,
+    form: Form | None = None,
+    failure: Failure | None = None,
+    replay_of: Delivery | None = None,
+    replay=False,
 ) -> Delivery:
-    """A pending delivery with its mapped payload, or a failed one saying why there is none."""
+    """A pending delivery with its mapped payload, or a failed one saying why there is none.
+    `form` is the event as transformed (the event itself when None)."""
+    form = form or Form(event.payload)
     delivery = Delivery(
         event_id=event.pk,
         event_received_at=event.received_at,
@@ -152,13 +241,17 @@ def new_delivery(
         destination_id=route.destination_id,
         created_at=now,
         next_attempt_at=now,
+        part=form.part,
+        transformed_by=list((failure or form).transformed_by or ()) or None,
         replay=replay or replay_of is not None,
         replay_of=replay_of,
     )
     try:
+        if failure:
+            raise PayloadInvalid(failure.code, failure.message)
         if route.problem:
             raise PayloadInvalid("MAPPING_INVALID", route.problem)
-        delivery.payload = prepare(route.action, route.fields, event.payload)
+        delivery.payload = prepare(route.action, route.fields, form.payload)
     except PayloadInvalid as problem:
         delivery.status = Delivery.Status.FAILED
         delivery.error_code, delivery.error_message = problem.code, problem.message
@@ -181,6 +274,8 @@ NEW_DELIVERY_FIELDS = (
     "next_attempt_at",
     "error_code",
     "error_message",
+    "part",
+    "transformed_by",
     "replay",
     "replay_of_id",
 )

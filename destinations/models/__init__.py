@@ -14,6 +14,12 @@ from ..integrations.base import Action, Config, Kind
 
 # The hourly tallies have a module of their own; they are imported from here like the rest.
 from .tallies import FilteredCount, LatencyCount, OutcomeCount, ReceivedCount
+from .transformations import (
+    DestinationTransformation,
+    SourceTransformation,
+    Transformation,
+    TransformationVersion,
+)
 
 
 def kind_choices() -> list[tuple[str, str]]:
@@ -271,6 +277,10 @@ class Delivery(models.Model):
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Which of the event's transformed forms this is (0 unless a transformation fanned it out),
+    # and the transformation versions that made it, in the order they ran.
+    part = models.PositiveSmallIntegerField(default=0)
+    transformed_by = models.JSONField(null=True, blank=True)
     # A replay is sent again on purpose: from the admin or a replay service (SPEC §5.5).
     replay = models.BooleanField(default=False)
     replay_of = models.ForeignKey(
@@ -291,7 +301,7 @@ class Delivery(models.Model):
             # Routing twice never makes a second delivery; replays are new rows on purpose.
             # The event's received_at adds nothing (an event has one) but is the partition key.
             models.UniqueConstraint(
-                fields=["event", "mapping", "event_received_at"],
+                fields=["event", "mapping", "event_received_at", "part"],
                 condition=models.Q(replay=False),
                 name="delivery_unique_route",
             ),
@@ -384,9 +394,13 @@ __all__ = [
     "DeliveryAttempt",
     "Destination",
     "DestinationState",
+    "DestinationTransformation",
     "FilteredCount",
     "LatencyCount",
     "Mapping",
     "OutcomeCount",
     "ReceivedCount",
+    "SourceTransformation",
+    "Transformation",
+    "TransformationVersion",
 ]

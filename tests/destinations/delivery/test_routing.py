@@ -162,7 +162,7 @@ def test_routing_an_event_twice_never_makes_a_second_delivery(source, billing):
     Event.objects.update(routed_at=None)  # as if a router died before marking it
     assert routing.route_new_events() == 1
     events = list(Event.objects.all())
-    routing.route_events(events, routing.routes_by_source(), timezone.now())
+    routing.route_events(events, routing.routing_table(), timezone.now())
 
     assert list(Delivery.objects.values_list("pk", flat=True)) == [first.pk]
 

@@ -1,0 +1,142 @@
+"""Transformations in the pipeline: an event's source chain runs before routing, then each
+destination's chain before that destination's triggers and mappings (SPEC-free, RudderStack's
+contract: an event in, none, one or several out).
+
+Chains are read with the routes, once per router run, as the current version of each
+transformation; scripts are loaded once per worker process and version and reused, since a
+runtime per event would cost more than the event.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from .. import sandbox
+from ..models import DestinationTransformation, SourceTransformation
+
+
+@dataclass(frozen=True)
+class Step:
+    """A transformation at the version new events run."""
+
+    version_id: int
+    label: str  # "Redact PII v3", for error messages
+    code: str
+
+
+Chain = tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Form:
+    """An event as a destination's triggers and mappings see it: transformed or not."""
+
+    payload: dict[str, Any]
+    part: int = 0
+    transformed_by: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A transformation failed on the event: each mapping of the destination records it."""
+
+    code: str
+    message: str
+    transformed_by: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Transformed:
+    """What became of an event: its forms (none when a transformation dropped it), or why
+    there are none."""
+
+    forms: list[Form]
+    failure: Failure | None = None
+
+    @classmethod
+    def untouched(cls, payload: dict[str, Any]) -> "Transformed":
+        return cls([Form(payload)])
+
+
+def source_chains() -> dict[int, Chain]:
+    links = SourceTransformation.objects.select_related("transformation__current_version")
+    return _chains((link.source_id, link) for link in links.order_by("source", "position", "pk"))
+
+
+def destination_chains() -> dict[int, Chain]:
+    links = DestinationTransformation.objects.select_related("transformation__current_version")
+    return _chains(
+        (link.destination_id, link) for link in links.order_by("destination", "position", "pk")
+    )
+
+
+def _chains(links) -> dict[int, Chain]:
+    chains: dict[int, list[Step]] = {}
+    for owner_id, link in links:
+        version = link.transformation.current_version
+        if version is None:  # a transformation saved without code runs as the identity
+            continue
+        label = f"{link.transformation.name} v{version.number}"
+        chains.setdefault(owner_id, []).append(Step(version.pk, label, version.code))
+    return {owner_id: tuple(steps) for owner_id, steps in chains.items()}
+
+
+class Scripts:
+    """The loaded scripts of this process, by version, the least recently used dropped first."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._loaded: OrderedDict[int, sandbox.Script | sandbox.ScriptError] = OrderedDict()
+
+    def get(self, step: Step) -> sandbox.Script:
+        loaded = self._loaded.pop(step.version_id, None)
+        if loaded is None:
+            try:
+                loaded = sandbox.Script(step.code, limits())
+            except sandbox.ScriptError as error:
+                loaded = error  # remembered: loading it again would fail again
+        self._loaded[step.version_id] = loaded
+        while len(self._loaded) > self.capacity:
+            self._loaded.popitem(last=False)
+        if isinstance(loaded, sandbox.ScriptError):
+            raise loaded
+        return loaded
+
+
+SCRIPTS = Scripts()
+
+
+def limits() -> sandbox.Limits:
+    return sandbox.Limits(
+        cpu_ms=settings.TRANSFORMATION_CPU_MS, memory_mb=settings.TRANSFORMATION_MEMORY_MB
+    )
+
+
+def run_chain(chain: Chain, given: Transformed, metadata: dict[str, Any]) -> Transformed:
+    """The forms `given`'s forms take through `chain`, numbered anew, or the failure."""
+    if not chain or given.failure or not given.forms:
+        return given
+    applied = (given.forms[0].transformed_by or ()) + tuple(step.version_id for step in chain)
+    payloads = [form.payload for form in given.forms]
+    for step in chain:
+        try:
+            payloads = _run_step(step, payloads, metadata)
+        except (sandbox.ScriptError, sandbox.TransformFailed) as error:
+            code = "TRANSFORMATION_" + getattr(error, "kind", "script").upper()
+            return Transformed([], Failure(code, f"{step.label}: {error}", applied))
+    return Transformed([Form(payload, part, applied) for part, payload in enumerate(payloads)])
+
+
+def _run_step(step: Step, payloads: list[dict], metadata: dict[str, Any]) -> list[dict]:
+    script = SCRIPTS.get(step)
+    results: list[dict] = []
+    for payload in payloads:
+        meta = metadata | {"messageId": payload.get("messageId")}
+        results.extend(script.transform(payload, meta).events)
+    if len(results) > script.limits.max_events:
+        raise sandbox.TransformFailed(
+            "result", f"the event became {len(results)} events; at most {script.limits.max_events}"
+        )
+    return results

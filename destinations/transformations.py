@@ -1,0 +1,141 @@
+"""Transformations' services: writing code (a new version each time it changes), attaching
+transformations in order, and trying code on an event without delivering anything."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from ingest.models import Source
+
+from . import sandbox
+from .delivery.payloads import PayloadInvalid, prepare
+from .delivery.routing import Route, integrations_allow, leg_metadata
+from .delivery.transforming import limits
+from .models import (
+    Destination,
+    DestinationTransformation,
+    SourceTransformation,
+    Transformation,
+    TransformationVersion,
+)
+
+
+def check_code(code: str) -> None:
+    """ValidationError, with the line, when `code` cannot run as a transformation."""
+    try:
+        sandbox.Script(code, limits())
+    except sandbox.ScriptError as error:
+        raise ValidationError(str(error)) from None
+
+
+@transaction.atomic
+def create_transformation(
+    name: str, code: str, author: str = "", description: str = ""
+) -> Transformation:
+    transformation = Transformation(name=name, description=description)
+    transformation.full_clean(exclude=["current_version"])
+    transformation.save()
+    save_code(transformation, code, author)
+    return transformation
+
+
+@transaction.atomic
+def save_code(transformation: Transformation, code: str, author: str = "") -> bool:
+    """Make `code` the current version, unless it is already; returns whether a version was
+    added. New events and replays run the current version from the router's next run."""
+    check_code(code)
+    locked = Transformation.objects.select_for_update().get(pk=transformation.pk)
+    if locked.current_version and locked.current_version.code == code:
+        return False
+    last = locked.versions.aggregate(last=Max("number"))["last"] or 0
+    version = TransformationVersion.objects.create(
+        transformation=locked, number=last + 1, code=code, created_by=author
+    )
+    Transformation.objects.filter(pk=locked.pk).update(current_version=version)
+    transformation.current_version = version
+    return True
+
+
+@transaction.atomic
+def set_destination_chain(destination: Destination, chain: Sequence[Transformation]) -> None:
+    """The transformations the destination's events go through, in this order."""
+    DestinationTransformation.objects.filter(destination=destination).delete()
+    DestinationTransformation.objects.bulk_create(
+        DestinationTransformation(destination=destination, transformation=t, position=n)
+        for n, t in enumerate(chain)
+    )
+
+
+@transaction.atomic
+def set_source_chain(source: Source, chain: Sequence[Transformation]) -> None:
+    """The transformations the source's events go through before routing, in this order."""
+    SourceTransformation.objects.filter(source=source).delete()
+    SourceTransformation.objects.bulk_create(
+        SourceTransformation(source=source, transformation=t, position=n)
+        for n, t in enumerate(chain)
+    )
+
+
+@dataclass
+class MappedForm:
+    """What one mapping of the destination makes of an output event."""
+
+    mapping: str
+    taken: bool
+    payload: dict[str, Any] | None = None
+    problem: str = ""
+
+
+@dataclass
+class Trial:
+    """Code tried on one event: what came out, what it logged, how long it took."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    error: str = ""
+    # Per output event, what each of the destination's enabled mappings would send.
+    mapped: list[list[MappedForm]] = field(default_factory=list)
+
+
+def try_code(
+    code: str,
+    event: dict[str, Any],
+    source: Source | None = None,
+    destination: Destination | None = None,
+) -> Trial:
+    """Run `code` on `event` in a fresh sandbox, with the metadata the source and destination
+    would give; map the result with the destination's mappings. Nothing is stored or sent."""
+    metadata = leg_metadata(source, destination)
+    try:
+        script = sandbox.Script(code, limits())
+        output = script.transform(event, metadata | {"messageId": event.get("messageId")})
+    except (sandbox.ScriptError, sandbox.TransformFailed) as error:
+        return Trial(error=str(error))
+    trial = Trial(output.events, output.logs, output.elapsed_ms)
+    if destination is not None:
+        trial.mapped = [map_form(destination, form) for form in output.events]
+    return trial
+
+
+def map_form(destination: Destination, form: dict[str, Any]) -> list[MappedForm]:
+    results = []
+    for mapping in destination.mappings.filter(enabled=True):
+        route = Route.of(mapping)
+        taken = integrations_allow(form.get("integrations"), route) and (
+            route.trigger is None or route.trigger.matches(form)
+        )
+        result = MappedForm(mapping.name, taken)
+        if taken and route.problem:
+            result.problem = route.problem
+        elif taken:
+            try:
+                result.payload = prepare(route.action, route.fields, form)
+            except PayloadInvalid as problem:
+                result.problem = f"{problem.code}: {problem.message}"
+        results.append(result)
+    return results
