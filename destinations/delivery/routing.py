@@ -30,6 +30,7 @@ from .transforming import (
     Form,
     Transformed,
     destination_chains,
+    record_failures,
     run_chain,
     source_chains,
 )
@@ -159,12 +160,15 @@ def route_events(events: list[Event], table: Table, now: datetime) -> set[int]:
     that received deliveries."""
     deliveries: list[Delivery] = []
     filtered: Counter[tuple[int, datetime, str]] = Counter()
+    failed: dict[tuple[int, int], Failure] = {}
     hour = hour_of(now)
     for event in events:
         legs = table.legs.get(event.source_id, ())
         at_source = table.at_source(event) if legs else None
         for leg in legs:
             transformed = run_chain(leg.chain, at_source, leg.metadata)
+            if failure := transformed.failure:
+                failed[(event.pk, failure.version_id)] = failure
             for route, outcome in route_leg(event, transformed, leg.routes):
                 if isinstance(outcome, str):
                     filtered[(route.mapping_id, hour, outcome)] += 1
@@ -175,6 +179,7 @@ def route_events(events: list[Event], table: Table, now: datetime) -> set[int]:
     # Last, so the transaction holds the tallies' rows, which other routers add to, briefly.
     add_counts(FilteredCount, dict(sorted(filtered.items())), ("mapping_id", "hour", "reason"))
     tallies.count_received(events)
+    record_failures(failed, now)
     return {d.mapping_id for d in deliveries if d.status == Delivery.Status.PENDING}
 
 

@@ -7,14 +7,16 @@ transformation; scripts are loaded once per worker process and version and reuse
 runtime per event would cost more than the event.
 """
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F
 
 from .. import sandbox
-from ..models import DestinationTransformation, SourceTransformation
+from ..models import DestinationTransformation, SourceTransformation, TransformationVersion
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Failure:
     code: str
     message: str
     transformed_by: tuple[int, ...]
+    version_id: int  # the step that failed
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,8 @@ def run_chain(chain: Chain, given: Transformed, metadata: dict[str, Any]) -> Tra
             payloads = _run_step(step, payloads, metadata)
         except (sandbox.ScriptError, sandbox.TransformFailed) as error:
             code = "TRANSFORMATION_" + getattr(error, "kind", "script").upper()
-            return Transformed([], Failure(code, f"{step.label}: {error}", applied))
+            failure = Failure(code, f"{step.label}: {error}", applied, step.version_id)
+            return Transformed([], failure)
     return Transformed([Form(payload, part, applied) for part, payload in enumerate(payloads)])
 
 
@@ -140,3 +144,16 @@ def _run_step(step: Step, payloads: list[dict], metadata: dict[str, Any]) -> lis
             "result", f"the event became {len(results)} events; at most {script.limits.max_events}"
         )
     return results
+
+
+def record_failures(failed: dict[tuple[int, int], Failure], now: datetime) -> None:
+    """Count the events each version failed on, (event id, version id) → failure, and keep
+    the last message; in version order, so that routers side by side never deadlock."""
+    counts = Counter(version_id for _, version_id in failed)
+    last = {version_id: failure.message for (_, version_id), failure in failed.items()}
+    for version_id in sorted(counts):
+        TransformationVersion.objects.filter(pk=version_id).update(
+            failures=F("failures") + counts[version_id],
+            last_failure=last[version_id],
+            last_failure_at=now,
+        )

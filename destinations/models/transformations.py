@@ -45,6 +45,11 @@ class TransformationVersion(models.Model):
     code = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, blank=True)
+    # Kept by the router, so that health and the admin can say what is failing without
+    # reading the deliveries.
+    failures = models.PositiveBigIntegerField(default=0)
+    last_failure = models.TextField(blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["transformation", "-number"]

@@ -9,7 +9,7 @@ import pytest
 
 from destinations.delivery import routing
 from destinations.delivery.replay import replay_deliveries, reroute_source
-from destinations.models import Delivery, FilteredCount
+from destinations.models import Delivery, FilteredCount, TransformationVersion
 from destinations.transformations import (
     create_transformation,
     save_code,
@@ -135,6 +135,9 @@ def test_a_thrown_error_fails_that_event_alone_with_the_message_and_line(source,
     assert failed.error_message == "Throw v1: Error: no threes (line 3)"
     assert failed.transformed_by == [throw.current_version.pk]
     assert [e["properties"]["total"] for e in sent(hook)] == [1, 2, 4, 5]
+    throw.current_version.refresh_from_db()
+    assert throw.current_version.failures == 1
+    assert throw.current_version.last_failure == failed.error_message
 
 
 def test_an_endless_loop_fails_its_event_and_the_next_events_go_on(source, hook, settings):
@@ -216,6 +219,7 @@ def test_a_source_transformation_that_fails_fails_the_event_for_every_destinatio
 
     for destination in (hook, other):
         assert Delivery.objects.get(destination=destination).error_code == "TRANSFORMATION_ERROR"
+    assert TransformationVersion.objects.get().failures == 1  # one event, however many legs
 
 
 def test_metadata_names_the_source_and_the_destination(source, hook):
