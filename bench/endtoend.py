@@ -1,9 +1,13 @@
-"""End to end and the soak: ingest -> route -> deliver to a local sink, at a fixed rate.
+"""End to end and the soak: ingest -> transform and route -> deliver to a local sink, at a
+fixed rate.
 
-A Celery worker and beat run as in production; the open-loop generator posts batches at the
-offered rate for the soak's length. Latency is read from the rows (Delivery.delivered_at -
-Event.received_at) for the events received after the warm-up; the worker's memory (parent and
-children) is read from /proc at the start and the end of that same steady window.
+The sink destination's events go through a transformation that renames a property and keeps
+every event (issue 20: end to end through a transformation), so the delivered count still
+compares with the offered one. A Celery worker and beat run as in production; the open-loop
+generator posts batches at the offered rate for the soak's length. Latency is read from the
+rows (Delivery.delivered_at - Event.received_at) for the events received after the warm-up;
+the worker's memory (parent and children) is read from /proc at the start and the end of that
+same steady window.
 """
 
 import sys
@@ -43,19 +47,36 @@ def run(
     web_url: str,
     source: Any,
     forget_events: bool = True,
+    transform: bool = True,
 ) -> dict[str, Any]:
     """From an empty event table: the sink, the delivery engine, the soak, its numbers.
-    `forget_events=False` keeps the tables as they are (make bench-scale's full database)."""
+    `forget_events=False` keeps the tables as they are (make bench-scale's full database);
+    `transform=False` delivers the events as they came, without a transformation."""
     from bench import fixtures  # models: importable once Django is set up
 
     if forget_events:
         database.forget_events()
     sink_url = start_sink(supervisor, env)
-    fixtures.create_sink_destination(sink_url, source)
+    destination = fixtures.create_sink_destination(sink_url, source)
+    # Before the worker starts, so that every event of the soak goes through it.
+    transformation = fixtures.attach_transformation(destination) if transform else None
     worker_pid = start_delivery_engine(supervisor, env, run_dir)
     load, rss = run_soak(supervisor, soak, web_url, source.write_key, worker_pid)
     print("[bench] end to end: load done, waiting for the last deliveries", flush=True)
-    return summarize(soak, load, rss, source.pk, sink_url) | {"e2e_load_generator": openloop.NAME}
+    results = summarize(soak, load, rss, source.pk, sink_url)
+    results["e2e"]["transformed_deliveries"] = transformed_deliveries(source.pk)
+    return results | {"e2e_load_generator": openloop.NAME, "e2e_transformation": transformation}
+
+
+def transformed_deliveries(source_id: int) -> int:
+    """Delivered rows that a transformation made: all of them when the soak ran through one,
+    else the figures would credit the transformation with deliveries it never touched."""
+    from destinations.models import Delivery
+
+    delivered = Delivery.objects.filter(
+        event__source_id=source_id, status=Delivery.Status.DELIVERED
+    )
+    return delivered.filter(transformed_by__isnull=False).count()
 
 
 def start_sink(supervisor: Supervisor, env: dict[str, str]) -> str:

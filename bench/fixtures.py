@@ -1,9 +1,12 @@
-"""The rows a benchmark run needs: a source per phase, and the sink as a Metronome destination."""
+"""The rows a benchmark run needs: a source per phase, the sink as a Metronome destination and
+the transformation its events go through."""
 
 from dataclasses import dataclass
 
+from bench.transformations import RENAME_CODE
 from destinations.models import Destination
 from destinations.services import create_destination
+from destinations.transformations import create_transformation, set_destination_chain
 from ingest.models import Source
 from ingest.sources import create_source
 
@@ -29,3 +32,11 @@ def create_sink_destination(sink_url: str, source: Source, name: str = "bench si
     return create_destination(
         "metronome", name, {"base_url": sink_url}, {"api_token": "bench"}, [source]
     )
+
+
+def attach_transformation(destination: Destination, name: str = "bench: rename coupon") -> str:
+    """A transformation that renames a property and keeps every event, as the destination's
+    chain; returns the version its events run ("bench: rename coupon v1")."""
+    transformation = create_transformation(name, RENAME_CODE, author="bench")
+    set_destination_chain(destination, [transformation])
+    return str(transformation.current_version)

@@ -3,10 +3,11 @@
 On a database of its own (created fresh, migrated) and a Redis database of its own, it starts
 the production web server (gunicorn with project/gunicorn.conf.py, the bare ceiling view
 mounted beside the API), measures the ceiling, /v1/track and /v1/batch with wrk, and the
-engines and a table source (a warehouse table's rows as events) in this process, then starts a
-Celery worker and beat, as production runs them, and a local HTTP sink, and soaks the whole
-path at a fixed rate. It prints one table and writes bench/results/latest.json; whatever it
-started is stopped at the end, on Ctrl-C and on errors too. Logs: var/bench/.
+engines, a transformation and a table source (a warehouse table's rows as events) in this
+process, then starts a Celery worker and beat, as production runs them, and a local HTTP sink,
+and soaks the whole path, through a destination transformation, at a fixed rate. It prints
+one table and writes bench/results/latest.json; whatever it started is stopped at the end, on
+Ctrl-C and on errors too. Logs: var/bench/.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wrk round),
 BENCH_SOAK_SECONDS, BENCH_E2E_EPS, BENCH_TABLE_ROWS (the table source's rows, default
@@ -112,6 +113,8 @@ def main() -> int:
     results["bench_seconds"] = round(time.monotonic() - started)
     print()
     print(report.table(results))
+    for note in report.notes(results):
+        print(note)
     print()
     print(report.describe(results["machine"]))
     print(f"load generators: {results['load_generator']}; {results['e2e_load_generator']}")
@@ -125,8 +128,11 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
     results |= tracking.run_all(supervisor, web_url, sources, plan.loads)
     step("engines", "trigger + mapping in this process, one core")
     results |= engines()
+    step("transformation", "rename a property, drop bots, in this process, one core")
+    results |= transformations()
     results |= table_source(plan)
-    step("end to end", f"{plan.soak.events_per_second:,} events/s for {plan.soak.seconds:g} s")
+    soak = f"{plan.soak.events_per_second:,} events/s for {plan.soak.seconds:g} s"
+    step("end to end", f"{soak}, through a destination transformation")
     results |= endtoend.run(supervisor, plan.soak, env, RUN_DIR, web_url, sources.e2e)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return results
@@ -178,6 +184,16 @@ def engines() -> dict[str, Any]:
 
     measured = engine_bench.run(3.0)
     return {"engine_evals_per_s_per_core": measured["evaluations_per_second"], "engines": measured}
+
+
+def transformations(seconds: float = 3.0) -> dict[str, Any]:
+    from bench import transformations as transformation_bench
+
+    measured = transformation_bench.run(seconds)
+    return {
+        "transform_events_per_s_per_core": measured["events_per_second"],
+        "transformations": measured,
+    }
 
 
 def table_source(plan: Plan) -> dict[str, Any]:

@@ -110,13 +110,15 @@ def try_code(
 ) -> Trial:
     """Run `code` on `event` in a fresh sandbox, with the metadata the source and destination
     would give; map the result with the destination's mappings. Nothing is stored or sent."""
-    metadata = leg_metadata(source, destination)
     try:
         script = sandbox.Script(code, limits())
-        output = script.transform(event, metadata | {"messageId": event.get("messageId")})
-    except (sandbox.ScriptError, sandbox.TransformFailed) as error:
+    except sandbox.ScriptError as error:
         return Trial(error=str(error))
-    trial = Trial(output.events, output.logs, output.elapsed_ms)
+    try:
+        output = script.transform(event, leg_metadata(source, destination))
+    except sandbox.TransformFailed as error:
+        return Trial(logs=script.logs(), error=str(error))
+    trial = Trial(output.events, script.logs(), output.elapsed_ms)
     if destination is not None:
         trial.mapped = [map_form(destination, form) for form in output.events]
     return trial

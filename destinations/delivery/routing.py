@@ -81,7 +81,7 @@ class Route:
 class Leg:
     """A destination as a source's events reach it: its transformations, then its mappings."""
 
-    metadata: dict[str, str]
+    metadata: str  # JSON: what its scripts' metadata(event) gives, messageId apart
     chain: Chain
     routes: list[Route]
 
@@ -92,11 +92,11 @@ class Table:
 
     legs: dict[int, list[Leg]]
     source_chains: dict[int, Chain]
-    source_metadata: dict[int, dict[str, str]]
+    source_metadata: dict[int, str]
 
     def at_source(self, event: Event) -> Transformed:
         chain = self.source_chains.get(event.source_id, ())
-        metadata = self.source_metadata.get(event.source_id, {})
+        metadata = self.source_metadata.get(event.source_id, "{}")
         return run_chain(chain, Transformed.untouched(event.payload), metadata)
 
 
@@ -128,9 +128,12 @@ def routing_table() -> Table:
         routes = [Route.of(mapping) for mapping in group]
         for source in destination.sources.all():
             sources[source.pk] = source
-            leg = Leg(leg_metadata(source, destination), chains.get(destination.pk, ()), routes)
+            metadata = orjson.dumps(leg_metadata(source, destination)).decode()
+            leg = Leg(metadata, chains.get(destination.pk, ()), routes)
             legs.setdefault(source.pk, []).append(leg)
-    source_metadata = {pk: leg_metadata(source) for pk, source in sources.items()}
+    source_metadata = {
+        pk: orjson.dumps(leg_metadata(source)).decode() for pk, source in sources.items()
+    }
     return Table(legs, source_chains(), source_metadata)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db.models import F
 
@@ -117,10 +118,13 @@ def limits() -> sandbox.Limits:
     )
 
 
-def run_chain(chain: Chain, given: Transformed, metadata: dict[str, Any]) -> Transformed:
-    """The forms `given`'s forms take through `chain`, numbered anew, or the failure."""
+def run_chain(chain: Chain, given: Transformed, metadata: str | dict[str, Any]) -> Transformed:
+    """The forms `given`'s forms take through `chain`, numbered anew, or the failure.
+    `metadata` is what metadata(event) gives the scripts, messageId apart."""
     if not chain or given.failure or not given.forms:
         return given
+    if not isinstance(metadata, str):
+        metadata = orjson.dumps(metadata).decode()
     applied = (given.forms[0].transformed_by or ()) + tuple(step.version_id for step in chain)
     payloads = [form.payload for form in given.forms]
     for step in chain:
@@ -133,12 +137,11 @@ def run_chain(chain: Chain, given: Transformed, metadata: dict[str, Any]) -> Tra
     return Transformed([Form(payload, part, applied) for part, payload in enumerate(payloads)])
 
 
-def _run_step(step: Step, payloads: list[dict], metadata: dict[str, Any]) -> list[dict]:
+def _run_step(step: Step, payloads: list[dict], metadata: str) -> list[dict]:
     script = SCRIPTS.get(step)
     results: list[dict] = []
     for payload in payloads:
-        meta = metadata | {"messageId": payload.get("messageId")}
-        results.extend(script.transform(payload, meta).events)
+        results.extend(script.transform(payload, metadata).events)
     if len(results) > script.limits.max_events:
         raise sandbox.TransformFailed(
             "result", f"the event became {len(results)} events; at most {script.limits.max_events}"

@@ -7,7 +7,7 @@ import re
 # for a syntax error.
 _FRAME = re.compile(r"^\s*at (?:(?P<function>\S+) \()?<input>:(?P<line>\d+):\d+")
 # The runner's own frames, which sit below the author's in every stack.
-RUNNER_FUNCTIONS = frozenset({"__switchyard_run", "__switchyard_answer", "answer", "problem"})
+RUNNER_FUNCTIONS = frozenset({"__switchyard_run", "getMetadata"})
 
 
 class ScriptError(Exception):

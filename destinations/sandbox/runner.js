@@ -1,33 +1,34 @@
 // Runs after the author's code: one call per event, JSON in and out (cheaper than converting
-// objects member by member), and RudderStack's rules for what transformEvent returns.
-function __switchyard_run(eventJson, metadataJson, maxEvents) {
+// objects member by member), and RudderStack's rules for what transformEvent returns. The
+// answer is the events' JSON array, or "!" and why the result is not events. metadata is
+// parsed only if the script asks for it, which most never do.
+function __switchyard_run(eventJson, metadataJson, messageId, maxEvents) {
   __switchyard_lines.length = 0;
-  const metadata = JSON.parse(metadataJson);
-  const result = transformEvent(JSON.parse(eventJson), () => metadata);
-  const answer = (fields) => JSON.stringify({...fields, logs: __switchyard_lines});
-  const problem = (text) => answer({problem: text});
-  if (result === null || result === undefined) return answer({events: []});
+  let metadata;
+  const getMetadata = () => (metadata ??= {...JSON.parse(metadataJson), messageId});
+  const result = transformEvent(JSON.parse(eventJson), getMetadata);
+  if (result === null || result === undefined) return "[]";
   if (typeof result.then === "function") {
-    return problem("transformEvent returned a Promise: async code has nothing to wait for here");
+    return "!transformEvent returned a Promise: async code has nothing to wait for here";
   }
   const isEvent = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+  let events = result;
   if (!Array.isArray(result)) {
-    if (!isEvent(result)) return problem("the value transformEvent returned is not an object");
-    return __switchyard_answer(answer, [result]);
+    if (!isEvent(result)) return "!the value transformEvent returned is not an object";
+    events = [result];
+  } else if (!result.every(isEvent)) {
+    return "!an item of the array transformEvent returned is not an object";
+  } else if (result.length > maxEvents) {
+    return `!transformEvent returned ${result.length} events; at most ${maxEvents}`;
   }
-  if (!result.every(isEvent)) {
-    return problem("an item of the array transformEvent returned is not an object");
+  try {
+    return JSON.stringify(events);
+  } catch (error) {
+    return `!the event transformEvent returned is not JSON: ${error.message}`;
   }
-  if (result.length > maxEvents) {
-    return problem(`transformEvent returned ${result.length} events; at most ${maxEvents}`);
-  }
-  return __switchyard_answer(answer, result);
 }
 
-function __switchyard_answer(answer, events) {
-  try {
-    return answer({events});
-  } catch (error) {
-    return answer({problem: `the event transformEvent returned is not JSON: ${error.message}`});
-  }
+// What the last call wrote with console.log or log(), for the test page.
+function __switchyard_logs() {
+  return JSON.stringify(__switchyard_lines);
 }

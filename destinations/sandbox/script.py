@@ -32,7 +32,6 @@ class Limits:
 @dataclass(frozen=True)
 class Output:
     events: list[dict[str, Any]]
-    logs: list[str]
     elapsed_ms: float
 
 
@@ -68,20 +67,29 @@ class Script:
         context.eval(RUNNER)
         context.set_time_limit(self.limits.cpu_ms / 1000)
         self._run = context.get("__switchyard_run")
+        self._logs = context.get("__switchyard_logs")
 
-    def transform(self, event: dict[str, Any], metadata: dict[str, Any]) -> Output:
+    def transform(self, event: dict[str, Any], metadata: str | dict[str, Any]) -> Output:
         """What the script makes of `event`: none, one or several events. TransformFailed
-        when it throws, overruns a limit or returns something that is not an event."""
+        when it throws, overruns a limit or returns something that is not an event.
+
+        `metadata` is what the script's metadata(event) returns, messageId apart (it is the
+        event's); a caller with many events passes it as JSON text once made."""
+        if not isinstance(metadata, str):
+            metadata = _json(metadata)
         started = time.perf_counter()
         try:
-            text = self._run(_json(event), _json(metadata), self.limits.max_events)
+            text = self._run(_json(event), metadata, event.get("messageId"), self.limits.max_events)
         except quickjs.JSException as error:
             raise self._failure(error) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
-        result = orjson.loads(text)
-        if problem := result.get("problem"):
-            raise TransformFailed("result", problem)
-        return Output(result["events"], result["logs"], elapsed_ms)
+        if text.startswith("!"):
+            raise TransformFailed("result", text[1:])
+        return Output(orjson.loads(text), elapsed_ms)
+
+    def logs(self) -> list[str]:
+        """What the last event's run wrote with console.log or log()."""
+        return orjson.loads(self._logs())
 
     def _failure(self, error: quickjs.JSException) -> TransformFailed:
         message, line = self._explain(error)

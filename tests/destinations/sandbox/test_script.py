@@ -111,7 +111,7 @@ def test_metadata_is_a_function_of_the_event_as_in_rudderstack():
       return event;
     }"""
 
-    output = run(code, metadata={"sourceId": "7", "destinationId": "9", "messageId": "m-1"})
+    output = run(code, metadata={"sourceId": "7", "destinationId": "9"})
 
     assert output.events[0]["properties"]["from"] == "7/9/m-1"
 
@@ -123,9 +123,10 @@ def test_console_log_and_rudderstacks_log_are_captured():
       return event;
     }"""
 
-    output = run(code)
+    script = Script(code)
+    output = script.transform(EVENT, {})
 
-    assert output.logs == ['plan pro {"n":1}', "second line"]
+    assert script.logs() == ['plan pro {"n":1}', "second line"]
     assert output.elapsed_ms > 0
 
 
@@ -133,9 +134,9 @@ def test_each_event_starts_with_an_empty_console():
     script = Script("function transformEvent(e) { console.log(e.event); return e }")
 
     script.transform(EVENT, {})
-    second = script.transform(EVENT | {"event": "Two"}, {})
+    script.transform(EVENT | {"event": "Two"}, {})
 
-    assert second.logs == ["Two"]
+    assert script.logs() == ["Two"]
 
 
 def test_an_endless_loop_is_stopped_by_the_time_limit():
@@ -302,3 +303,12 @@ def test_globals_live_on_between_events_as_in_a_reused_isolate():
     script = Script("let seen = 0; function transformEvent(e) { e.seen = ++seen; return e }")
 
     assert [script.transform(EVENT, {}).events[0]["seen"] for _ in range(3)] == [1, 2, 3]
+
+
+def test_the_logs_written_before_an_error_are_kept():
+    script = Script("function transformEvent(e) { console.log('about to fail'); throw 1 }")
+
+    with pytest.raises(TransformFailed):
+        script.transform(EVENT, {})
+
+    assert script.logs() == ["about to fail"]
