@@ -5,123 +5,185 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('destinations', '0008_tallies'),
-        ('ingest', '0007_rejection_hour'),
+        ("destinations", "0008_tallies"),
+        ("ingest", "0007_rejection_hour"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DestinationTransformation',
+            name="DestinationTransformation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0, help_text='Lower runs first.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveSmallIntegerField(default=0, help_text="Lower runs first."),
+                ),
             ],
             options={
-                'verbose_name': 'destination transformation',
-                'ordering': ['destination', 'position', 'pk'],
+                "verbose_name": "destination transformation",
+                "ordering": ["destination", "position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='SourceTransformation',
+            name="SourceTransformation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0, help_text='Lower runs first.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveSmallIntegerField(default=0, help_text="Lower runs first."),
+                ),
             ],
             options={
-                'verbose_name': 'source transformation',
-                'ordering': ['source', 'position', 'pk'],
+                "verbose_name": "source transformation",
+                "ordering": ["source", "position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Transformation',
+            name="Transformation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'permissions': [('edit_code', "Can write a transformation's code")],
+                "ordering": ["name"],
+                "permissions": [("edit_code", "Can write a transformation's code")],
             },
         ),
         migrations.CreateModel(
-            name='TransformationVersion',
+            name="TransformationVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('code', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.CharField(blank=True, max_length=150)),
-                ('failures', models.PositiveBigIntegerField(default=0)),
-                ('last_failure', models.TextField(blank=True)),
-                ('last_failure_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("code", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("created_by", models.CharField(blank=True, max_length=150)),
+                ("failures", models.PositiveBigIntegerField(default=0)),
+                ("last_failure", models.TextField(blank=True)),
+                ("last_failure_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['transformation', '-number'],
+                "ordering": ["transformation", "-number"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='delivery',
-            name='delivery_unique_route',
+            model_name="delivery",
+            name="delivery_unique_route",
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='part',
-            field=models.PositiveSmallIntegerField(default=0),
+            model_name="delivery",
+            name="part",
+            field=models.PositiveSmallIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='transformed_by',
+            model_name="delivery",
+            name="transformed_by",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('replay', False)), fields=('event', 'mapping', 'event_received_at', 'part'), name='delivery_unique_route'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("replay", False)),
+                fields=("event", "mapping", "event_received_at", "part"),
+                name="delivery_unique_route",
+            ),
         ),
         migrations.AddField(
-            model_name='destinationtransformation',
-            name='destination',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transformation_links', to='destinations.destination'),
+            model_name="destinationtransformation",
+            name="destination",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="transformation_links",
+                to="destinations.destination",
+            ),
         ),
         migrations.AddField(
-            model_name='sourcetransformation',
-            name='source',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transformation_links', to='ingest.source'),
+            model_name="sourcetransformation",
+            name="source",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="transformation_links",
+                to="ingest.source",
+            ),
         ),
         migrations.AddField(
-            model_name='sourcetransformation',
-            name='transformation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='source_links', to='destinations.transformation'),
+            model_name="sourcetransformation",
+            name="transformation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="source_links",
+                to="destinations.transformation",
+            ),
         ),
         migrations.AddField(
-            model_name='destinationtransformation',
-            name='transformation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='destination_links', to='destinations.transformation'),
+            model_name="destinationtransformation",
+            name="transformation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="destination_links",
+                to="destinations.transformation",
+            ),
         ),
         migrations.AddField(
-            model_name='transformationversion',
-            name='transformation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='destinations.transformation'),
+            model_name="transformationversion",
+            name="transformation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="versions",
+                to="destinations.transformation",
+            ),
         ),
         migrations.AddField(
-            model_name='transformation',
-            name='current_version',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='destinations.transformationversion'),
+            model_name="transformation",
+            name="current_version",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="destinations.transformationversion",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sourcetransformation',
-            constraint=models.UniqueConstraint(fields=('source', 'transformation'), name='source_transformation_once'),
+            model_name="sourcetransformation",
+            constraint=models.UniqueConstraint(
+                fields=("source", "transformation"), name="source_transformation_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='destinationtransformation',
-            constraint=models.UniqueConstraint(fields=('destination', 'transformation'), name='destination_transformation_once'),
+            model_name="destinationtransformation",
+            constraint=models.UniqueConstraint(
+                fields=("destination", "transformation"), name="destination_transformation_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transformationversion',
-            constraint=models.UniqueConstraint(fields=('transformation', 'number'), name='transformation_version_number'),
+            model_name="transformationversion",
+            constraint=models.UniqueConstraint(
+                fields=("transformation", "number"), name="transformation_version_number"
+            ),
         ),
     ]

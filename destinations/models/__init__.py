@@ -279,7 +279,7 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     # Which of the event's transformed forms this is (0 unless a transformation fanned it out),
     # and the transformation versions that made it, in the order they ran.
-    part = models.PositiveSmallIntegerField(default=0)
+    part = models.PositiveSmallIntegerField(default=0, db_default=0)
     transformed_by = models.JSONField(null=True, blank=True)
     # A replay is sent again on purpose: from the admin or a replay service (SPEC §5.5).
     replay = models.BooleanField(default=False)
