@@ -10,7 +10,7 @@ VERSION = 1
 REQUIRED: Any = object()
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENV = '{"env": "VARIABLE_NAME"}'
-SOURCE_KEYS = {"name", "enabled", "rate_limit", "write_key"}
+SOURCE_KEYS = {"name", "enabled", "rate_limit", "write_key", "transformations"}
 # Columns copied as they are, with their JSON type and default, in export order: a plain
 # column added to Destination or Mapping is one more line here.
 DESTINATION_COLUMNS: dict[str, tuple[str, Any]] = {
@@ -24,7 +24,7 @@ DESTINATION_COLUMNS: dict[str, tuple[str, Any]] = {
     "breaker_cooldown_seconds": ("a number", 30.0),
 }
 DESTINATION_KEYS = {"name", "kind", *DESTINATION_COLUMNS, "sources", "settings", "secrets"}
-DESTINATION_KEYS |= {"mappings"}
+DESTINATION_KEYS |= {"transformations", "mappings"}
 MAPPING_COLUMNS: dict[str, tuple[str, Any]] = {
     "name": ("a string", REQUIRED),
     "action": ("a string", REQUIRED),
@@ -53,7 +53,8 @@ TABLE_SOURCE_COLUMNS: dict[str, tuple[str, Any]] = {
     "enabled": ("true or false", True),
 }
 TABLE_SOURCE_KEYS = {"name", "source", "connection", *TABLE_SOURCE_COLUMNS}
-DOCUMENT_KEYS = {"version", "sources", "destinations", "table_sources"}
+TRANSFORMATION_KEYS = {"name", "description", "code"}
+DOCUMENT_KEYS = {"version", "sources", "destinations", "table_sources", "transformations"}
 JSON_TYPES: dict[str, tuple[type, ...]] = {"a string": (str,), "true or false": (bool,)}
 JSON_TYPES |= {"an integer": (int,), "a number": (int, float), "an object": (dict,)}
 JSON_TYPES |= {"an array": (list,), "an integer or null": (int, type(None))}

@@ -20,22 +20,25 @@ from .document import (
     env_name,
 )
 from .table_sources import export_table_sources
+from .transformations import chain_names, export_transformations
 
 
 def export_configuration(*, include_write_keys: bool = False) -> dict[str, Any]:
     claimed: dict[str, str] = {}  # variable -> what it holds: two secrets must never share one
+    chains = "transformation_links__transformation"
     sources = [
         _export_source(source, include_write_keys, claimed)
-        for source in Source.objects.order_by("name")
+        for source in Source.objects.order_by("name").prefetch_related(chains)
     ]
     destinations = Destination.objects.order_by("name").prefetch_related(
-        "sources", Prefetch("mappings", queryset=MappingRow.objects.order_by("name"))
+        "sources", chains, Prefetch("mappings", queryset=MappingRow.objects.order_by("name"))
     )
     return {
         "version": VERSION,
         "sources": sources,
         "destinations": [_export_destination(d, claimed) for d in destinations],
         "table_sources": export_table_sources(claimed),
+        "transformations": export_transformations(),
     }
 
 
@@ -53,6 +56,7 @@ def _export_source(source: Source, in_clear: bool, claimed: dict[str, str]) -> d
         "enabled": source.enabled,
         "rate_limit": source.rate_limit,
         "write_key": write_key,
+        "transformations": chain_names(source.transformation_links.all()),
     }
 
 
@@ -74,6 +78,7 @@ def _export_destination(destination: Destination, claimed: dict[str, str]) -> di
             key: claim(env_name(destination.name, key), f"the {key} of {owner}", claimed)
             for key in secret_keys
         },
+        "transformations": chain_names(destination.transformation_links.all()),
         "mappings": [_export_mapping(mapping) for mapping in destination.mappings.all()],
     }
 

@@ -17,6 +17,7 @@ from ..integrations import REGISTRY
 from ..integrations.base import Kind, Setting
 from ..models import Destination
 from ..models import Mapping as MappingRow
+from ..transformations import set_destination_chain, set_source_chain
 from .document import (
     DESTINATION_COLUMNS,
     DESTINATION_KEYS,
@@ -35,12 +36,13 @@ from .document import (
 )
 from .saving import save_if_changed
 from .table_sources import import_table_sources
+from .transformations import import_chain, import_transformations, prune_transformations
 
 
 @dataclass
 class ImportSummary:
-    # section ("sources", "destinations", "mappings", "table_sources") -> "created",
-    # "updated", "unchanged", "removed" -> how many
+    # section ("sources", "destinations", "mappings", "table_sources", "transformations") ->
+    # "created", "updated", "unchanged", "removed" -> how many
     counts: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     notes: list[str] = field(default_factory=list)
 
@@ -61,12 +63,17 @@ def import_configuration(
     if take(document, "version", "an integer", REQUIRED, "") != VERSION:
         raise ConfigurationError(f"version: expected {VERSION}")
     summary = ImportSummary()
+    # First: the sources' and destinations' chains name them.
+    listed = import_transformations(document, summary.counts["transformations"])
     for path, item in named_items(document, "sources", SOURCE_KEYS, ""):
         _import_source(item, path, environ, summary)
     for path, item in named_items(document, "destinations", DESTINATION_KEYS, ""):
         _import_destination(item, path, environ, prune, summary)
     # After the sources: a table source may read into one the document has just created.
     import_table_sources(document, environ, prune, summary.counts["table_sources"])
+    # Last: a transformation the file has just taken out of every chain can go.
+    if prune and "transformations" in document:
+        prune_transformations(listed, summary.counts["transformations"])
     return summary
 
 
@@ -84,7 +91,10 @@ def _import_source(
         values["write_key"] = write_key
     elif variable and source._state.adding:
         summary.notes.append(f"source '{name}' got a random write key: {variable} is not set")
-    summary.counts["sources"][save_if_changed(source, values, path)] += 1
+    outcome = save_if_changed(source, values, path)
+    if import_chain(source, item, path, set_source_chain) and outcome == "unchanged":
+        outcome = "updated"
+    summary.counts["sources"][outcome] += 1
 
 
 def _write_key(value: Any, path: str, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -127,6 +137,8 @@ def _import_destination(
     if {source.pk for source in sources} != set(destination.sources.values_list("pk", flat=True)):
         destination.sources.set(sources)
         outcome = "updated" if outcome == "unchanged" else outcome
+    if import_chain(destination, item, path, set_destination_chain) and outcome == "unchanged":
+        outcome = "updated"
     summary.counts["destinations"][outcome] += 1
     _import_mappings(destination, item, path, prune, summary.counts["mappings"])
 
