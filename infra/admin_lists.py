@@ -6,6 +6,7 @@ Here rather than in an app because the apps that show such lists may not import 
 
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
@@ -118,3 +119,18 @@ def span(value: timedelta | None) -> str:
     if hours < 24:
         return f"{hours} h {minutes % 60} min"
     return f"{hours // 24} d {hours % 24} h"
+
+
+class ReadOnlyAdmin:
+    """A log's admin (deliveries, runs, versions): rows are written by the pipeline or by a
+    service, never through the admin's forms; actions that act on them check permissions of
+    their own."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -2,8 +2,11 @@
 
 Viewers read the delivery log, health, configuration and table sources' runs, but not
 payloads, bodies or a table's rows (they may hold personal data), nor a table source's
-connection URL; editors configure sources, table sources, destinations and mappings, replay
-deliveries and see payloads. Superusers can do everything anyway.
+connection URL; editors configure sources, table sources, destinations and mappings, attach
+transformations to sources and destinations, replay deliveries and see payloads. A
+transformation's code runs on every event it is attached to, so writing it takes
+`destinations.edit_code`, which no role has: superusers (who can do everything anyway) write it.
+Code is not personal data: viewers read it.
 """
 
 from django.apps import apps
@@ -17,6 +20,10 @@ VIEWED_MODELS = (
     ("destinations", "mapping"),
     ("destinations", "delivery"),
     ("destinations", "deliveryattempt"),
+    ("destinations", "transformation"),
+    ("destinations", "transformationversion"),
+    ("destinations", "destinationtransformation"),
+    ("destinations", "sourcetransformation"),
     ("tables", "tablesource"),
     ("tables", "run"),
 )
@@ -24,6 +31,8 @@ CONFIGURED_MODELS = (
     ("ingest", "source"),
     ("destinations", "destination"),
     ("destinations", "mapping"),
+    ("destinations", "destinationtransformation"),
+    ("destinations", "sourcetransformation"),
     ("tables", "tablesource"),
 )
 VIEWERS = "Viewers"
@@ -38,8 +47,13 @@ def role_permissions() -> dict[str, list[tuple[str, str]]]:
         for app, model in CONFIGURED_MODELS
         for verb in ("add", "change", "delete")
     ]
-    # Replaying deliveries is "changing" them in the admin's terms.
-    extra = [("destinations", "change_delivery"), ("ingest", "view_payloads")]
+    # Replaying deliveries is "changing" them in the admin's terms; changing a transformation
+    # without edit_code is attaching sources on its page, its name and code staying read-only.
+    extra = [
+        ("destinations", "change_delivery"),
+        ("ingest", "view_payloads"),
+        ("destinations", "change_transformation"),
+    ]
     return {VIEWERS: viewing, EDITORS: viewing + configuring + extra}
 
 

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from infra.admin_lists import span, stamp
+from infra.admin_lists import ReadOnlyAdmin, span, stamp
 
 from . import selectors, services
 from .forms import TableSourceForm
@@ -183,7 +183,7 @@ class TableSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Written by the runs alone: viewed, never added, edited or deleted by hand."""
 
     list_display = (
@@ -211,15 +211,6 @@ class RunAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Run]:
         return selectors.run_log()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
-        return False
 
     def get_list_display(self, request: HttpRequest):
         return self.list_display if request.user.has_perm(PAYLOADS) else self.list_display[:-1]

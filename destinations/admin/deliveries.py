@@ -1,6 +1,7 @@
 """The delivery log (SPEC §6): read-only pages over deliveries and attempts, filtered and searched
 on indexed columns and paged without COUNT(*); replays go through delivery.replay."""
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,11 +16,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from infra.admin_lists import cut, short_id, stamp
+from infra.admin_lists import ReadOnlyAdmin, cut, short_id, stamp
 
 from ..delivery.replay import replay_deliveries
 from ..delivery.retention import held_partitions
-from ..models import Delivery, DeliveryAttempt
+from ..models import Delivery, DeliveryAttempt, TransformationVersion
 from . import delivery_filters as filters
 from . import selectors
 from .delivery_forms import ReplayRangeForm
@@ -63,7 +64,7 @@ class QueueFilter(filters.LinkFilter):
         return queryset
 
 
-class ReadOnlyLogAdmin(admin.ModelAdmin):
+class ReadOnlyLogAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Rows only the dispatcher writes: viewed, never added, edited or deleted by hand, and paged
     by LookaheadPaginator. Each switch below turns off something that counts or sorts the table."""
 
@@ -77,15 +78,6 @@ class ReadOnlyLogAdmin(admin.ModelAdmin):
     sortable_by = ()
     date_hierarchy = None
     detail_template = ""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_paginator(self, request: HttpRequest, queryset: QuerySet, per_page: int, *_, **__):
         return LookaheadPaginator.for_request(request, queryset, per_page)
@@ -143,7 +135,8 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
     search_help_text = "An exact messageId or userId."
     ordering = ("-created_at",)
     actions = ("retry_selected",)
-    detail_template = f"{TEMPLATES}/detail.html"
+    # The log's detail page, and the transformation versions that made the delivery.
+    detail_template = "admin/destinations/transformation/delivery_detail.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return selectors.delivery_log()
@@ -274,6 +267,7 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
             "subtitle": f"{delivery.event} → {delivery.destination}",
             "detail": detail,
             "delivery": delivery,
+            "transformed_by": versions_that_ran(delivery.transformed_by),
             "can_retry": self.has_replay_permission(request)
             and delivery.status in (Delivery.Status.DELIVERED, Delivery.Status.FAILED),
         }
@@ -323,6 +317,30 @@ class DeliveryAttemptAdmin(ReadOnlyLogAdmin):
     def detail_context(self, request: HttpRequest, detail: selectors.AttemptDetail) -> dict:
         attempt = detail.attempt
         return {"title": f"Attempt {attempt.pk}", "subtitle": str(attempt), "detail": detail}
+
+
+@dataclass(frozen=True)
+class VersionThatRan:
+    pk: int
+    label: str  # "Redact PII v3"
+    exists: bool  # its transformation may have been deleted since
+
+
+def versions_that_ran(version_ids: list[int] | None) -> list[VersionThatRan]:
+    """The transformation versions of a delivery's transformed_by, in the order they ran,
+    named in one query."""
+    if not version_ids:
+        return []
+    versions = (
+        TransformationVersion.objects.filter(pk__in=version_ids)
+        .select_related("transformation")
+        .only("number", "transformation__name")
+    )
+    labels = {version.pk: str(version) for version in versions}
+    return [
+        VersionThatRan(pk, labels.get(pk, f"a deleted transformation's version {pk}"), pk in labels)
+        for pk in version_ids
+    ]
 
 
 def counted(number: int, singular: str, plural: str) -> str:

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from ..integrations import KINDS, REGISTRY
-from ..models import Destination, Mapping
+from ..models import Destination, DestinationTransformation, Mapping
 from ..services import add_preset_mappings
 from .forms import destination_form
 from .health import destination_health
@@ -68,6 +68,28 @@ class MappingInline(MappingColumns, admin.TabularInline):
         return format_html('<a href="{}">Test mapping</a>', url)
 
 
+class TransformationInline(admin.TabularInline):
+    """The transformations the destination's events go through; each is written on its own
+    page."""
+
+    model = DestinationTransformation
+    fields = ("transformation", "position")
+    ordering = ("position", "pk")
+    extra = 0
+    verbose_name = "transformation"
+    verbose_name_plural = "Transformations — run in this order before the mappings"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DestinationTransformation]:
+        # Each row is titled "transformation → destination".
+        return super().get_queryset(request).select_related("transformation", "destination")
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Read once for the formset: each row's select would read them again.
+        field.choices = list(iter(field.choices))  # iter: no COUNT(*) first
+        return field
+
+
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
     list_display = ("name", "kind_name", "enabled", "mapping_count", "status")
@@ -75,7 +97,7 @@ class DestinationAdmin(admin.ModelAdmin):
     list_select_related = ("state",)
     search_fields = ("name",)
     readonly_fields = ("kind_name",)
-    inlines = (MappingInline,)
+    inlines = (TransformationInline, MappingInline)
     actions = ("enable", "disable")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:

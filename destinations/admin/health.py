@@ -5,15 +5,22 @@ at COUNT_CAP, so a page costs the same three queries whether a destination made 
 deliveries or ten million (it used to read a day of deliveries: 0.5 s at 714k a day).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from infra.tallies import hour_of
 
-from ..models import Delivery, Destination, DestinationState, FilteredCount, Mapping
+from ..models import (
+    Delivery,
+    Destination,
+    DestinationState,
+    FilteredCount,
+    Mapping,
+    TransformationVersion,
+)
 from . import overview
 from .overview import (
     COUNT_CAP,
@@ -50,6 +57,9 @@ class DestinationHealth:
     hours: list[HourCounts]
     state: DestinationState | None
     count_cap: int = COUNT_CAP
+    # The current versions of the transformations the destination's events go through (its
+    # sources' and its own), with the events each failed on.
+    transformations: list[TransformationVersion] = field(default_factory=list)
 
     @property
     def delivered(self) -> int:
@@ -80,8 +90,8 @@ class DestinationHealth:
 
 
 def destination_health(destination: Destination, now: datetime | None = None) -> DestinationHealth:
-    """Three queries (and a SET): the destination with its state and current counts, its
-    outcome tallies, its latency histogram."""
+    """Four queries (and a SET): the destination with its state and current counts, its
+    outcome tallies, its latency histogram, its transformations."""
     now = now or timezone.now()
     with without_jit():
         return health_figures(destination, window_hours(now))
@@ -105,7 +115,18 @@ def health_figures(destination: Destination, hours: list[datetime]) -> Destinati
         hours=series,
         state=state_of(figures),
         count_cap=cap,
+        transformations=transformation_versions(destination),
     )
+
+
+def transformation_versions(destination: Destination) -> list[TransformationVersion]:
+    attached = Q(transformation__destination_links__destination=destination) | Q(
+        transformation__source_links__source__destinations=destination
+    )
+    current = TransformationVersion.objects.filter(
+        attached, pk=F("transformation__current_version")
+    )
+    return list(current.select_related("transformation").distinct().order_by("transformation"))
 
 
 def filtered_counts(mapping: Mapping, now: datetime | None = None) -> dict[str, int]:

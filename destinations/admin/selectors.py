@@ -66,6 +66,7 @@ KNOWN_ERROR_CODES = (
     "MAPPING_INVALID",
     "MAPPING_FAILED",
     "PAYLOAD_VALIDATION_FAILED",
+    *(f"TRANSFORMATION_{kind}" for kind in ("ERROR", "TIMEOUT", "MEMORY", "RESULT", "SCRIPT")),
     *(status_code_name(status) for status in (400, 404, 408, 413, 422, 429, 500, 502, 503, 504)),
 )
 # A batch can carry a thousand deliveries; an attempt's page links the first ones.

@@ -184,7 +184,7 @@ def test_operator_journey_from_catalog_to_a_retried_delivery(
     )
     expect(page.locator("#id_api_token")).to_have_attribute("placeholder", MASK)
     expect(page.locator("#id_api_token")).to_have_value("")
-    inline = page.locator(".inline-group")
+    inline = page.locator("#mappings-group")
     expect(inline).to_contain_text("Send track events")
     expect(inline).to_contain_text('type = "track"')
     expect(page.locator("#new-mapping")).to_be_visible()

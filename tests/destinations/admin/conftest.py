@@ -5,6 +5,7 @@ import pytest
 from destinations.models import Destination
 from ingest.models import Source
 from tests.destinations.admin.factories import metronome
+from tests.destinations.admin.transformation_helpers import redact  # noqa: F401 (a fixture)
 from tests.destinations.delivery.sinks import Sink
 
 

@@ -15,6 +15,11 @@ from destinations.admin.health import destination_health
 from destinations.delivery import tallies
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.models import Delivery, Destination, DestinationState, Mapping
+from destinations.transformations import (
+    create_transformation,
+    set_destination_chain,
+    set_source_chain,
+)
 from infra.tallies import hour_of
 from tests.destinations.admin.factories import TOKEN, store_deliveries
 from tests.destinations.delivery import scenario
@@ -133,14 +138,14 @@ def test_counts_of_what_waits_stop_at_the_cap(billing, mapping, monkeypatch):
     assert (health.retrying, health.waiting, health.count_cap) == (3, 3, 3)
 
 
-def test_the_health_of_a_busy_destination_takes_three_queries_and_a_set(billing, mapping):
+def test_the_health_of_a_busy_destination_takes_four_queries_and_a_set(billing, mapping):
     settled(mapping, "delivered", 5, latency=timedelta(seconds=1))
     store_deliveries(mapping, "pending", 5)
 
     with CaptureQueriesContext(connection) as queries:
         destination_health(billing)
 
-    assert len(queries) == 4
+    assert len(queries) == 5
     assert connection.vendor != "postgresql" or queries[0]["sql"] == "SET LOCAL jit = off"
 
 
@@ -197,3 +202,26 @@ def test_a_healthy_destination_has_no_banner(admin_client, billing):
 
     assert 'id="failing-since"' not in page
     assert 'id="health-p95"><strong>—</strong>' in page
+
+
+def test_the_change_page_names_each_transformation_with_the_events_it_failed_on(
+    admin_client, source, billing
+):
+    throw = """function transformEvent(e) {
+  if (e.properties.total === 3) throw new Error('three');
+  return e;
+}"""
+    set_destination_chain(billing, [create_transformation("Picky", throw)])
+    set_source_chain(
+        source, [create_transformation("Calm", "function transformEvent(e) { return e }")]
+    )
+    ingest_and_route(source, track(2), track(3))
+
+    page = admin_client.get(
+        reverse("admin:destinations_destination_change", args=[billing.pk])
+    ).content.decode()
+
+    assert 'id="health-transformations"' in page
+    assert "Picky v1</a>" in page and "1 event failed" in page
+    assert "Picky v1: Error: three (line 2)" in page
+    assert "Calm v1</a>:\n      no failures" in page
