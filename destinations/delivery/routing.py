@@ -2,7 +2,11 @@
 
 Events are claimed in id order with SKIP LOCKED, so routers running side by side split the
 work; each chunk's deliveries are inserted and its events marked routed in one transaction,
-and the unique (event, mapping) key makes routing an event twice harmless.
+and the unique (event, mapping, part) key makes routing an event twice harmless.
+
+An event goes through its source's transformations, then each destination's, before that
+destination's triggers and mappings see it (delivery/transforming.py); a transformation may
+drop it, or fan it out into parts, each a delivery of its own.
 """
 
 from collections import Counter

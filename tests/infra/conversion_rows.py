@@ -2,6 +2,8 @@
 (run as `python -m tests.infra.conversion_rows fill|read` on the database DATABASE_URL)."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import django
@@ -9,6 +11,7 @@ import orjson
 
 django.setup()
 
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from destinations.models import AttemptLink, Delivery, DeliveryAttempt  # noqa: E402
@@ -19,6 +22,29 @@ STATUSES = [status.value for status in Delivery.Status]
 
 
 def fill() -> None:
+    # The rows are written with today's models, on the schema of an older migration: columns
+    # added since stand in, nullable, while they are written, and go again.
+    with columns_of_today(Delivery):
+        write_rows()
+
+
+@contextmanager
+def columns_of_today(model) -> Iterator[None]:
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        present = {c.name for c in connection.introspection.get_table_description(cursor, table)}
+    missing = [f for f in model._meta.concrete_fields if f.column not in present]
+    with connection.cursor() as cursor:
+        for field in missing:
+            kind = field.db_type(connection)
+            cursor.execute(f'ALTER TABLE {table} ADD COLUMN "{field.column}" {kind}')
+    yield
+    with connection.cursor() as cursor:
+        for field in missing:
+            cursor.execute(f'ALTER TABLE {table} DROP COLUMN "{field.column}"')
+
+
+def write_rows() -> None:
     source = Source.objects.create(name="Web")
     mapping = metronome(source, "http://127.0.0.1:9").mappings.first()
     now = timezone.now()
