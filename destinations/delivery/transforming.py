@@ -7,9 +7,11 @@ transformation; scripts are loaded once per worker process and version and reuse
 runtime per event would cost more than the event.
 """
 
+import hashlib
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -27,6 +29,12 @@ class Step:
     version_id: int
     label: str  # "Redact PII v3", for error messages
     code: str
+
+    @cached_property
+    def key(self) -> tuple[int, str]:
+        """What a loaded script is known by: its version, and its code, as an id can come
+        back (SQLite reuses the highest rowid once its row is deleted)."""
+        return self.version_id, hashlib.blake2b(self.code.encode(), digest_size=16).hexdigest()
 
 
 Chain = tuple[Step, ...]
@@ -88,20 +96,21 @@ def _chains(links) -> dict[int, Chain]:
 
 
 class Scripts:
-    """The loaded scripts of this process, by version, the least recently used dropped first."""
+    """The loaded scripts of this process, by version and code, the least recently used
+    dropped first."""
 
     def __init__(self, capacity: int = 64) -> None:
         self.capacity = capacity
-        self._loaded: OrderedDict[int, sandbox.Script | sandbox.ScriptError] = OrderedDict()
+        self._loaded: OrderedDict[tuple, sandbox.Script | sandbox.ScriptError] = OrderedDict()
 
     def get(self, step: Step) -> sandbox.Script:
-        loaded = self._loaded.pop(step.version_id, None)
+        loaded = self._loaded.pop(step.key, None)
         if loaded is None:
             try:
                 loaded = sandbox.Script(step.code, limits())
             except sandbox.ScriptError as error:
                 loaded = error  # remembered: loading it again would fail again
-        self._loaded[step.version_id] = loaded
+        self._loaded[step.key] = loaded
         while len(self._loaded) > self.capacity:
             self._loaded.popitem(last=False)
         if isinstance(loaded, sandbox.ScriptError):

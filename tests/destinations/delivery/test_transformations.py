@@ -9,6 +9,7 @@ import pytest
 
 from destinations.delivery import routing
 from destinations.delivery.replay import replay_deliveries, reroute_source
+from destinations.delivery.transforming import Scripts, Step
 from destinations.models import Delivery, FilteredCount, TransformationVersion
 from destinations.transformations import (
     create_transformation,
@@ -305,3 +306,14 @@ def test_events_of_a_source_without_transformations_are_untouched(source, hook):
     (delivery,) = Delivery.objects.all()
     assert delivery.transformed_by is None
     assert delivery.payload["data"]["properties"]["email"] == "a@x"
+
+
+def test_a_version_id_that_comes_back_with_other_code_runs_the_new_code():
+    """SQLite hands a deleted row's id out again; a script loaded for the old row must not
+    answer for the new one."""
+    scripts = Scripts()
+    old = Step(1, "Old v1", "function transformEvent(e) { e.by = 'old'; return e }")
+    new = Step(1, "New v1", "function transformEvent(e) { e.by = 'new'; return e }")
+
+    assert scripts.get(old).transform({}, {}).events == [{"by": "old"}]
+    assert scripts.get(new).transform({}, {}).events == [{"by": "new"}]
