@@ -60,23 +60,21 @@ def save_code(transformation: Transformation, code: str, author: str = "") -> bo
     return True
 
 
-@transaction.atomic
 def set_destination_chain(destination: Destination, chain: Sequence[Transformation]) -> None:
     """The transformations the destination's events go through, in this order."""
-    DestinationTransformation.objects.filter(destination=destination).delete()
-    DestinationTransformation.objects.bulk_create(
-        DestinationTransformation(destination=destination, transformation=t, position=n)
-        for n, t in enumerate(chain)
-    )
+    _set_chain(DestinationTransformation, "destination", destination, chain)
+
+
+def set_source_chain(source: Source, chain: Sequence[Transformation]) -> None:
+    """The transformations the source's events go through before routing, in this order."""
+    _set_chain(SourceTransformation, "source", source, chain)
 
 
 @transaction.atomic
-def set_source_chain(source: Source, chain: Sequence[Transformation]) -> None:
-    """The transformations the source's events go through before routing, in this order."""
-    SourceTransformation.objects.filter(source=source).delete()
-    SourceTransformation.objects.bulk_create(
-        SourceTransformation(source=source, transformation=t, position=n)
-        for n, t in enumerate(chain)
+def _set_chain(link, owner_field: str, owner, chain: Sequence[Transformation]) -> None:
+    link.objects.filter(**{owner_field: owner}).delete()
+    link.objects.bulk_create(
+        link(**{owner_field: owner}, transformation=t, position=n) for n, t in enumerate(chain)
     )
 
 
