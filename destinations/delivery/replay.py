@@ -16,7 +16,14 @@ from ingest.models import Event, Source
 from ..models import Delivery, Destination, Mapping
 from . import doorbell
 from .routing import Route, insert_deliveries, leg_metadata, new_delivery, route_leg
-from .transforming import Transformed, destination_chains, run_chain, source_chains
+from .transforming import (
+    Failure,
+    Transformed,
+    destination_chains,
+    record_failures,
+    run_chain,
+    source_chains,
+)
 
 REPLAYABLE = (Delivery.Status.DELIVERED, Delivery.Status.FAILED)
 
@@ -52,15 +59,17 @@ def reroute_source(source: Source, destination: Destination, start: datetime, en
         for route, outcome in route_leg(event, chains.run(event, source, destination), routes)
         if not isinstance(outcome, str)
     ]
-    return _queue(replays)
+    return _queue(replays, chains)
 
 
 class Chains:
-    """The current transformations of every source and destination, read once."""
+    """The current transformations of every source and destination, read once, and the
+    events they failed on, to be counted as the router counts them."""
 
     def __init__(self) -> None:
         self.sources = source_chains()
         self.destinations = destination_chains()
+        self.failed: dict[tuple[int, int], Failure] = {}
 
     def any(self, source_id: int, destination_id: int) -> bool:
         return bool(self.sources.get(source_id) or self.destinations.get(destination_id))
@@ -72,7 +81,10 @@ class Chains:
             leg_metadata(source),
         )
         chain = self.destinations.get(destination.pk, ())
-        return run_chain(chain, at_source, leg_metadata(source, destination))
+        transformed = run_chain(chain, at_source, leg_metadata(source, destination))
+        if failure := transformed.failure:
+            self.failed[(event.pk, failure.version_id)] = failure
+        return transformed
 
 
 def _replay(originals) -> int:
@@ -99,12 +111,13 @@ def _replay(originals) -> int:
             for _, outcome in route_leg(event, transformed, [route])
             if not isinstance(outcome, str)
         )
-    return _queue(replays)
+    return _queue(replays, chains)
 
 
-def _queue(replays: list[Delivery]) -> int:
+def _queue(replays: list[Delivery], chains: Chains) -> int:
     with transaction.atomic():
         insert_deliveries(replays)
+        record_failures(chains.failed, timezone.now())
         mapping_ids = {d.mapping_id for d in replays if d.status == Delivery.Status.PENDING}
         transaction.on_commit(lambda: doorbell.ring_dispatchers(mapping_ids))
     return len(replays)

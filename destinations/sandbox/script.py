@@ -60,8 +60,14 @@ class Script:
         try:
             context.eval(runnable(self.code))
             defined = context.eval("typeof transformEvent")
+            batch = context.eval("typeof transformBatch")
         except quickjs.JSException as error:
             raise ScriptError(*self._explain(error)) from None
+        if defined != "function" and batch == "function":
+            # Events are transformed as the router meets them, never gathered into batches.
+            raise ScriptError(
+                "transformBatch is not available: write transformEvent(event, metadata)"
+            )
         if defined != "function":
             raise ScriptError("the code defines no function transformEvent(event, metadata)")
         context.eval(RUNNER)

@@ -271,6 +271,18 @@ def test_a_replay_runs_the_transformation_as_it_is_now_and_records_that_version(
     assert replay.payload["data"]["properties"]["total"] == 3
 
 
+def test_a_replay_that_fails_again_is_counted_on_its_version(source, hook):
+    throw = transformation("Throw", THROW_ON_3)
+    set_destination_chain(hook, [throw])
+    ingest_and_route(source, track(3))
+
+    replay_deliveries([Delivery.objects.get().pk])
+
+    assert Delivery.objects.get(replay=True).error_code == "TRANSFORMATION_ERROR"
+    throw.current_version.refresh_from_db()
+    assert throw.current_version.failures == 2
+
+
 def test_replaying_the_parts_of_a_fanned_out_event_replays_each_part_once(source, hook):
     set_destination_chain(hook, [transformation("Ship too", FAN_OUT)])
     ingest_and_route(source, track(1))

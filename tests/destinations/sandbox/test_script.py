@@ -268,6 +268,11 @@ def test_too_many_events_from_one_fail_it():
             2,
         ),
         (
+            "export function transformBatch(events, metadata) { return events }",
+            "transformBatch is not available: write transformEvent(event, metadata)",
+            None,
+        ),
+        (
             "const transform = (e) => e;",
             "the code defines no function transformEvent(event, metadata)",
             None,
