@@ -66,7 +66,10 @@ KNOWN_ERROR_CODES = (
     "MAPPING_INVALID",
     "MAPPING_FAILED",
     "PAYLOAD_VALIDATION_FAILED",
-    *(f"TRANSFORMATION_{kind}" for kind in ("ERROR", "TIMEOUT", "MEMORY", "RESULT", "SCRIPT")),
+    *(
+        f"TRANSFORMATION_{kind}"
+        for kind in ("ERROR", "TIMEOUT", "MEMORY", "RESULT", "SCRIPT", "PAUSED")
+    ),
     *(status_code_name(status) for status in (400, 404, 408, 413, 422, 429, 500, 502, 503, 504)),
 )
 # A batch can carry a thousand deliveries; an attempt's page links the first ones.

@@ -8,6 +8,7 @@ runtime per event would cost more than the event.
 """
 
 import hashlib
+import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,6 +122,45 @@ class Scripts:
 SCRIPTS = Scripts()
 
 
+class Breaker:
+    """A script that overran its time or memory limit on `overruns` events in a row is not run
+    for `pause_seconds` in this process: its events fail at once (TRANSFORMATION_PAUSED), to be
+    replayed once the code is fixed. Without it, a script that loops on every event would hold
+    the router 50 ms an event, and every source's events would queue behind it."""
+
+    def __init__(self, overruns: int = 10, pause_seconds: float = 30.0, clock=time.monotonic):
+        self.overruns = overruns
+        self.pause_seconds = pause_seconds
+        self.clock = clock
+        self._in_a_row: Counter[tuple] = Counter()
+        self._paused_until: dict[tuple, float] = {}
+
+    def check(self, step: Step) -> None:
+        until = self._paused_until.get(step.key)
+        if until is None:
+            return
+        if (left := until - self.clock()) > 0:
+            raise sandbox.TransformFailed(
+                "paused",
+                f"not run: it overran its limits on {self.overruns} events in a row; "
+                f"it runs again in {left:.0f} s",
+            )
+        del self._paused_until[step.key]  # one more overrun pauses it again
+
+    def record(self, step: Step, overran: bool) -> None:
+        if not overran:
+            self._in_a_row.pop(step.key, None)
+            return
+        self._in_a_row[step.key] += 1
+        if self._in_a_row[step.key] >= self.overruns:
+            self._paused_until[step.key] = self.clock() + self.pause_seconds
+            self._in_a_row[step.key] = self.overruns - 1
+
+
+BREAKER = Breaker()
+OVERRUNS = ("timeout", "memory")
+
+
 def limits() -> sandbox.Limits:
     return sandbox.Limits(
         cpu_ms=settings.TRANSFORMATION_CPU_MS, memory_mb=settings.TRANSFORMATION_MEMORY_MB
@@ -150,7 +190,13 @@ def _run_step(step: Step, payloads: list[dict], metadata: str) -> list[dict]:
     script = SCRIPTS.get(step)
     results: list[dict] = []
     for payload in payloads:
-        results.extend(script.transform(payload, metadata).events)
+        BREAKER.check(step)
+        try:
+            results.extend(script.transform(payload, metadata).events)
+        except sandbox.TransformFailed as failed:
+            BREAKER.record(step, failed.kind in OVERRUNS)
+            raise
+        BREAKER.record(step, overran=False)
     if len(results) > script.limits.max_events:
         raise sandbox.TransformFailed(
             "result", f"the event became {len(results)} events; at most {script.limits.max_events}"

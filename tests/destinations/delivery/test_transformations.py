@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from destinations.delivery import routing
+from destinations.delivery import routing, transforming
 from destinations.delivery.replay import replay_deliveries, reroute_source
-from destinations.delivery.transforming import Scripts, Step
+from destinations.delivery.transforming import Breaker, Scripts, Step
 from destinations.models import Delivery, FilteredCount, TransformationVersion
 from destinations.transformations import (
     create_transformation,
@@ -329,3 +329,39 @@ def test_a_version_id_that_comes_back_with_other_code_runs_the_new_code():
 
     assert scripts.get(old).transform({}, {}).events == [{"by": "old"}]
     assert scripts.get(new).transform({}, {}).events == [{"by": "new"}]
+
+
+def test_a_script_that_keeps_overrunning_is_paused_and_its_events_fail_at_once(
+    source, hook, settings, monkeypatch
+):
+    settings.TRANSFORMATION_CPU_MS = 5
+    now = [1000.0]
+    monkeypatch.setattr(transforming, "BREAKER", Breaker(overruns=3, clock=lambda: now[0]))
+    spin = transformation("Spin", "function transformEvent(e) { while (true) {} }")
+    set_destination_chain(hook, [spin])
+
+    def codes() -> list[str]:
+        return list(Delivery.objects.order_by("event_id").values_list("error_code", flat=True))
+
+    ingest_and_route(source, *(track(n) for n in range(1, 7)))
+    assert codes() == ["TRANSFORMATION_TIMEOUT"] * 3 + ["TRANSFORMATION_PAUSED"] * 3
+    paused = Delivery.objects.filter(error_code="TRANSFORMATION_PAUSED").first()
+    assert "overran its limits on 3 events in a row; it runs again in 30 s" in (
+        paused.error_message
+    )
+
+    now[0] += 31  # the pause is over: it runs again, and one more overrun pauses it again
+    ingest_and_route(source, track(7), track(8))
+    assert codes()[6:] == ["TRANSFORMATION_TIMEOUT", "TRANSFORMATION_PAUSED"]
+
+
+def test_a_script_that_overruns_now_and_then_is_never_paused(source, hook, settings, monkeypatch):
+    settings.TRANSFORMATION_CPU_MS = 5
+    monkeypatch.setattr(transforming, "BREAKER", Breaker(overruns=3))
+    code = "function transformEvent(e) { if (e.properties.total % 2) while (true) {} return e }"
+    set_destination_chain(hook, [transformation("Odd", code)])
+
+    ingest_and_route(source, *(track(n) for n in range(1, 9)))
+
+    codes = Delivery.objects.values_list("error_code", flat=True)
+    assert sorted(set(codes)) == ["", "TRANSFORMATION_TIMEOUT"]
