@@ -100,7 +100,7 @@ def run(seconds: float = 3.0) -> dict[str, Any]:
     """Measure run_chain for ``seconds`` (and the sandbox alone for a quarter of that)."""
     from destinations.delivery.transforming import SCRIPTS, Step, Transformed, run_chain
 
-    chain = (Step(VERSION_ID, "bench: rename coupon, drop bots v1", CODE),)
+    chain = (Step(VERSION_ID, "bench: rename coupon, drop bots", 1, CODE),)
     inputs = [Transformed.untouched(event) for event in events()]
     loading = time.perf_counter()
     script = SCRIPTS.get(chain[0])  # loaded once per process, as in the worker

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 EVENTS = "switchyard:metrics:events"
 DELIVERIES = "switchyard:metrics:deliveries"
 ATTEMPTS = "switchyard:metrics:attempts"
+TRANSFORMATIONS = "switchyard:metrics:transformations"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CELERY_QUEUE = "celery"
 SEPARATOR = "\x1f"  # unit separator: cannot appear in a source or destination name typed in
@@ -83,6 +84,11 @@ def count_outcomes(destination: str, statuses: Counter[str]) -> None:
     _add(DELIVERIES, {key(destination, status): n for status, n in statuses.items()})
 
 
+def count_transformation_failures(counts: Counter[tuple[str, str]]) -> None:
+    """Events that transformations failed on, by (transformation, error code)."""
+    _add(TRANSFORMATIONS, {key(name, code): n for (name, code), n in counts.items()})
+
+
 def observe_attempts(destination: str, durations: list[float]) -> None:
     increments: Counter[str] = Counter()
     for seconds in durations:
@@ -119,9 +125,10 @@ class SwitchyardCollector:
     """Builds every metric family at scrape time."""
 
     def collect(self) -> Iterator[Metric]:
-        counts = {name: _read(name) for name in (EVENTS, DELIVERIES, ATTEMPTS)}
+        counts = {name: _read(name) for name in (EVENTS, DELIVERIES, ATTEMPTS, TRANSFORMATIONS)}
         yield from event_metrics(counts[EVENTS])
         yield delivery_counter(counts[DELIVERIES])
+        yield transformation_counter(counts[TRANSFORMATIONS])
         yield from waiting_gauges()
         yield attempt_histogram(counts[ATTEMPTS])
 
@@ -161,6 +168,17 @@ def delivery_counter(counts: dict[tuple[str, ...], float]) -> Metric:
     )
     for (destination, status), value in sorted(counts.items()):
         family.add_metric([destination, status], value)
+    return family
+
+
+def transformation_counter(counts: dict[tuple[str, ...], float]) -> Metric:
+    family = CounterMetricFamily(
+        "switchyard_transformation_failures",
+        "Events a transformation failed on, by error code (TRANSFORMATION_TIMEOUT, ...).",
+        labels=["transformation", "code"],
+    )
+    for (name, code), value in sorted(counts.items()):
+        family.add_metric([name, code], value)
     return family
 
 

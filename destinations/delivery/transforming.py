@@ -19,6 +19,8 @@ import orjson
 from django.conf import settings
 from django.db.models import F
 
+from infra import metrics
+
 from .. import sandbox
 from ..models import DestinationTransformation, SourceTransformation, TransformationVersion
 
@@ -28,8 +30,14 @@ class Step:
     """A transformation at the version new events run."""
 
     version_id: int
-    label: str  # "Redact PII v3", for error messages
+    name: str
+    number: int
     code: str
+
+    @property
+    def label(self) -> str:
+        """As error messages name it: "Redact PII v3"."""
+        return f"{self.name} v{self.number}"
 
     @cached_property
     def key(self) -> tuple[int, str]:
@@ -58,6 +66,7 @@ class Failure:
     message: str
     transformed_by: tuple[int, ...]
     version_id: int  # the step that failed
+    transformation: str  # its name
 
 
 @dataclass(frozen=True)
@@ -91,8 +100,8 @@ def _chains(links) -> dict[int, Chain]:
         version = link.transformation.current_version
         if version is None:  # a transformation saved without code runs as the identity
             continue
-        label = f"{link.transformation.name} v{version.number}"
-        chains.setdefault(owner_id, []).append(Step(version.pk, label, version.code))
+        step = Step(version.pk, link.transformation.name, version.number, version.code)
+        chains.setdefault(owner_id, []).append(step)
     return {owner_id: tuple(steps) for owner_id, steps in chains.items()}
 
 
@@ -181,7 +190,8 @@ def run_chain(chain: Chain, given: Transformed, metadata: str | dict[str, Any]) 
             payloads = _run_step(step, payloads, metadata)
         except (sandbox.ScriptError, sandbox.TransformFailed) as error:
             code = "TRANSFORMATION_" + getattr(error, "kind", "script").upper()
-            failure = Failure(code, f"{step.label}: {error}", applied, step.version_id)
+            message = f"{step.label}: {error}"
+            failure = Failure(code, message, applied, step.version_id, step.name)
             return Transformed([], failure)
     return Transformed([Form(payload, part, applied) for part, payload in enumerate(payloads)])
 
@@ -209,6 +219,9 @@ def record_failures(failed: dict[tuple[int, int], Failure], now: datetime) -> No
     the last message; in version order, so that routers side by side never deadlock."""
     counts = Counter(version_id for _, version_id in failed)
     last = {version_id: failure.message for (_, version_id), failure in failed.items()}
+    metrics.count_transformation_failures(
+        Counter((failure.transformation, failure.code) for failure in failed.values())
+    )
     for version_id in sorted(counts):
         TransformationVersion.objects.filter(pk=version_id).update(
             failures=F("failures") + counts[version_id],

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from destinations.delivery import routing
 from destinations.delivery.dispatch import dispatch_mapping
+from destinations.transformations import create_transformation, set_destination_chain
 from ingest import rate_limit
 from ingest.models import Source
 from tests.destinations.delivery import scenario
@@ -160,3 +161,16 @@ def test_metrics_want_the_bearer_token_when_one_is_set(anonymous_api, settings):
     assert anonymous_api.get("/metrics").status_code == 401
     authorized = anonymous_api.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
     assert authorized.status_code == 200
+
+
+def test_metrics_count_the_events_a_transformation_failed_on_by_code(anonymous_api, db, source):
+    name = f"Picky {RUN}"
+    code = "function transformEvent(e) { if (e.properties.total > 1) throw new Error('no'); }"
+    hook = scenario.webhook(source, "http://127.0.0.1:9")
+    set_destination_chain(hook, [create_transformation(name, code)])
+    scenario.ingest_and_route(source, *(scenario.track(n) for n in range(4)))
+
+    scraped = samples(scrape(anonymous_api))
+
+    labels = ("code", "TRANSFORMATION_ERROR"), ("transformation", name)
+    assert scraped[("switchyard_transformation_failures_total", labels)] == 2

@@ -324,8 +324,8 @@ def test_a_version_id_that_comes_back_with_other_code_runs_the_new_code():
     """SQLite hands a deleted row's id out again; a script loaded for the old row must not
     answer for the new one."""
     scripts = Scripts()
-    old = Step(1, "Old v1", "function transformEvent(e) { e.by = 'old'; return e }")
-    new = Step(1, "New v1", "function transformEvent(e) { e.by = 'new'; return e }")
+    old = Step(1, "Old", 1, "function transformEvent(e) { e.by = 'old'; return e }")
+    new = Step(1, "New", 1, "function transformEvent(e) { e.by = 'new'; return e }")
 
     assert scripts.get(old).transform({}, {}).events == [{"by": "old"}]
     assert scripts.get(new).transform({}, {}).events == [{"by": "new"}]
