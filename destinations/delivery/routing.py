@@ -9,6 +9,7 @@ destination's triggers and mappings see it (delivery/transforming.py); a transfo
 drop it, or fan it out into parts, each a delivery of its own.
 """
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,9 @@ from .transforming import (
 )
 
 CHUNK = 500
+# How long a router trusts the mappings and transformations it read: under a load it cannot
+# leave, a change must still reach it.
+TABLE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,11 @@ class Table:
 
 def route_new_events() -> int:
     """Route unrouted events until none are left; returns how many were routed."""
-    table = routing_table()
+    table, read_at = routing_table(), time.monotonic()
     routed = 0
     while True:
+        if time.monotonic() - read_at > TABLE_SECONDS:
+            table, read_at = routing_table(), time.monotonic()
         with transaction.atomic():
             events = claim_unrouted_events()
             if not events:

@@ -365,3 +365,24 @@ def test_a_script_that_overruns_now_and_then_is_never_paused(source, hook, setti
 
     codes = Delivery.objects.values_list("error_code", flat=True)
     assert sorted(set(codes)) == ["", "TRANSFORMATION_TIMEOUT"]
+
+
+def test_a_router_that_never_runs_out_of_events_still_takes_a_new_version(
+    source, hook, monkeypatch
+):
+    redact = transformation("Redact PII", REDACT_PII)
+    set_destination_chain(hook, [redact])
+    scenario.ingest(source, *(track(n, properties={"total": n, "email": "a@x"}) for n in (1, 2)))
+    monkeypatch.setattr(routing, "CHUNK", 1)
+    monkeypatch.setattr(routing, "TABLE_SECONDS", 0)
+    route_events = routing.route_events
+
+    def saving_after_the_first_chunk(events, table, now):
+        routed = route_events(events, table, now)
+        save_code(redact, REDACT_PII.replace("delete event.properties.email;", ""), "test")
+        return routed
+
+    monkeypatch.setattr(routing, "route_events", saving_after_the_first_chunk)
+    routing.route_new_events()
+
+    assert [e["properties"].get("email") for e in sent(hook)] == [None, "a@x"]
