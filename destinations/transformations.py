@@ -20,16 +20,27 @@ from .models import (
     DestinationTransformation,
     SourceTransformation,
     Transformation,
+    TransformationLibrary,
     TransformationVersion,
 )
 
 
 def check_code(code: str) -> None:
     """ValidationError, with the line, when `code` cannot run as a transformation."""
+    loaded(code)
+
+
+def loaded(code: str) -> sandbox.Script:
+    """`code` loaded with the libraries as they are now; ValidationError when it cannot."""
     try:
-        sandbox.Script(code, limits())
+        return sandbox.Script(code, limits(), current_libraries())
     except sandbox.ScriptError as error:
         raise ValidationError(str(error)) from None
+
+
+def current_libraries() -> dict[str, str]:
+    """Each library's code by the name transformations import it as."""
+    return {library.handle: library.code for library in TransformationLibrary.objects.all()}
 
 
 @transaction.atomic
@@ -45,15 +56,18 @@ def create_transformation(
 
 @transaction.atomic
 def save_code(transformation: Transformation, code: str, author: str = "") -> bool:
-    """Make `code` the current version, unless it is already; returns whether a version was
-    added. New events and replays run the current version from the router's next run."""
-    check_code(code)
+    """Make `code`, with the libraries it imports as they are now, the current version,
+    unless it is already; returns whether a version was added. New events and replays run
+    the current version from the router's next run."""
+    script = loaded(code)
+    imported = {handle: script.libraries[handle] for handle in script.imported}
     locked = Transformation.objects.select_for_update().get(pk=transformation.pk)
-    if locked.current_version and locked.current_version.code == code:
+    current = locked.current_version
+    if current and current.code == code and current.libraries == imported:
         return False
     last = locked.versions.aggregate(last=Max("number"))["last"] or 0
     version = TransformationVersion.objects.create(
-        transformation=locked, number=last + 1, code=code, created_by=author
+        transformation=locked, number=last + 1, code=code, created_by=author, libraries=imported
     )
     Transformation.objects.filter(pk=locked.pk).update(current_version=version)
     transformation.current_version = version
@@ -109,7 +123,7 @@ def try_code(
     """Run `code` on `event` in a fresh sandbox, with the metadata the source and destination
     would give; map the result with the destination's mappings. Nothing is stored or sent."""
     try:
-        script = sandbox.Script(code, limits())
+        script = sandbox.Script(code, limits(), current_libraries())
     except sandbox.ScriptError as error:
         return Trial(error=str(error))
     try:

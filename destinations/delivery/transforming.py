@@ -10,7 +10,7 @@ runtime per event would cost more than the event.
 import hashlib
 import time
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -33,6 +33,7 @@ class Step:
     name: str
     number: int
     code: str
+    libraries: dict[str, str] = field(default_factory=dict)  # by import name
 
     @property
     def label(self) -> str:
@@ -43,7 +44,8 @@ class Step:
     def key(self) -> tuple[int, str]:
         """What a loaded script is known by: its version, and its code, as an id can come
         back (SQLite reuses the highest rowid once its row is deleted)."""
-        return self.version_id, hashlib.blake2b(self.code.encode(), digest_size=16).hexdigest()
+        text = orjson.dumps([self.code, self.libraries], option=orjson.OPT_SORT_KEYS)
+        return self.version_id, hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 Chain = tuple[Step, ...]
@@ -100,7 +102,9 @@ def _chains(links) -> dict[int, Chain]:
         version = link.transformation.current_version
         if version is None:  # a transformation saved without code runs as the identity
             continue
-        step = Step(version.pk, link.transformation.name, version.number, version.code)
+        step = Step(
+            version.pk, link.transformation.name, version.number, version.code, version.libraries
+        )
         chains.setdefault(owner_id, []).append(step)
     return {owner_id: tuple(steps) for owner_id, steps in chains.items()}
 
@@ -117,7 +121,7 @@ class Scripts:
         loaded = self._loaded.pop(step.key, None)
         if loaded is None:
             try:
-                loaded = sandbox.Script(step.code, limits())
+                loaded = sandbox.Script(step.code, limits(), step.libraries)
             except sandbox.ScriptError as error:
                 loaded = error  # remembered: loading it again would fail again
         self._loaded[step.key] = loaded

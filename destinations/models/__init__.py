@@ -18,6 +18,7 @@ from .transformations import (
     DestinationTransformation,
     SourceTransformation,
     Transformation,
+    TransformationLibrary,
     TransformationVersion,
 )
 
@@ -402,5 +403,6 @@ __all__ = [
     "ReceivedCount",
     "SourceTransformation",
     "Transformation",
+    "TransformationLibrary",
     "TransformationVersion",
 ]

@@ -1,6 +1,8 @@
 """Transformations: JavaScript an event goes through before a destination's mappings (attached
 to the destination) or before routing (attached to a source), with every version kept."""
 
+import re
+
 from django.db import models
 
 from ingest.models import Source
@@ -45,6 +47,10 @@ class TransformationVersion(models.Model):
     code = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, blank=True)
+    # The code of each library the version imports, by import name, as it was when the version
+    # was saved: a version runs the same code for good, and saving a library saves a new
+    # version of each transformation that imports it.
+    libraries = models.JSONField(default=dict, blank=True)
     # Kept by the router, so that health and the admin can say what is failing without
     # reading the deliveries.
     failures = models.PositiveBigIntegerField(default=0)
@@ -63,7 +69,39 @@ class TransformationVersion(models.Model):
         return f"{self.transformation.name} v{self.number}"
 
     def script(self, limits: sandbox.Limits | None = None) -> sandbox.Script:
-        return sandbox.Script(self.code, limits)
+        return sandbox.Script(self.code, limits, self.libraries)
+
+
+class TransformationLibrary(models.Model):
+    """Code that transformations import, as in RudderStack: `import { f } from "libraryName"`,
+    the name in camelCase."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    code = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "transformation library"
+        verbose_name_plural = "transformation libraries"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def handle(self) -> str:
+        return import_name(self.name)
+
+
+def import_name(name: str) -> str:
+    """RudderStack's import name of a library: its name in camelCase ("PII tools" →
+    "piiTools", "Get Finance Data" → "getFinanceData")."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    if not words:
+        return ""
+    return words[0].lower() + "".join(word[:1].upper() + word[1:].lower() for word in words[1:])
 
 
 class DestinationTransformation(models.Model):

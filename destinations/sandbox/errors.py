@@ -10,30 +10,36 @@ _FRAME = re.compile(r"^\s*at (?:(?P<function>\S+) \()?<input>:(?P<line>\d+):\d+"
 RUNNER_FUNCTIONS = frozenset({"__switchyard_run", "getMetadata"})
 
 
-class ScriptError(Exception):
-    """The code cannot become a transformation: a syntax error, an import, no transformEvent."""
+class Located(Exception):
+    """A message, and where in the author's code (or in which library) it points."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, library: str | None = None):
         super().__init__(message)
         self.message = message
         self.line = line
+        self.library = library
 
     def __str__(self) -> str:
-        return f"{self.message} (line {self.line})" if self.line else self.message
+        if not self.line:
+            return self.message
+        where = f" of library {self.library}" if self.library else ""
+        return f"{self.message} (line {self.line}{where})"
 
 
-class TransformFailed(Exception):
+class ScriptError(Located):
+    """The code cannot become a transformation: a syntax error, an unknown library, no
+    transformEvent."""
+
+
+class TransformFailed(Located):
     """An event the script could not transform. `kind` is one of: error (the script threw),
-    timeout, memory, result (it returned something that is not an event)."""
+    timeout, memory, result (it returned something that is not an event), paused."""
 
-    def __init__(self, kind: str, message: str, line: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, kind: str, message: str, line: int | None = None, library: str | None = None
+    ) -> None:
+        super().__init__(message, line, library)
         self.kind = kind
-        self.message = message
-        self.line = line
-
-    def __str__(self) -> str:
-        return f"{self.message} (line {self.line})" if self.line else self.message
 
 
 def parse_exception(text: str) -> tuple[str, int | None]:

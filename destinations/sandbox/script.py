@@ -8,6 +8,7 @@ or memory overrun the runtime is loaded afresh, as its state is then anyone's gu
 """
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import quickjs
 
 from .code import runnable
 from .errors import ScriptError, TransformFailed, parse_exception
+from .libraries import library_script, located
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,13 @@ OUT_OF_MEMORY = "InternalError: out of memory"
 class Script:
     """A transformation ready to run. Not thread-safe: one per thread or process."""
 
-    def __init__(self, code: str, limits: Limits | None = None) -> None:
+    def __init__(
+        self, code: str, limits: Limits | None = None, libraries: Mapping[str, str] | None = None
+    ) -> None:
+        """`libraries`: the code of each library the script may import, by import name."""
         self.code = code
         self.limits = limits or Limits()
+        self.libraries = dict(libraries or {})
         self._load()
 
     def _load(self) -> None:
@@ -57,8 +63,10 @@ class Script:
         context.set_max_stack_size(STACK_BYTES)
         context.eval(PRELUDE)
         context.set_time_limit(self.limits.load_ms / 1000)
+        script, self._imported = runnable(self.code, self.libraries)
         try:
-            context.eval(runnable(self.code))
+            context.eval(library_script(self._imported, self.libraries))
+            context.eval(script)
             defined = context.eval("typeof transformEvent")
             batch = context.eval("typeof transformBatch")
         except quickjs.JSException as error:
@@ -93,25 +101,30 @@ class Script:
             raise TransformFailed("result", text[1:])
         return Output(orjson.loads(text), elapsed_ms)
 
+    @property
+    def imported(self) -> list[str]:
+        """The import names of the libraries the script imports, in order."""
+        return list(self._imported)
+
     def logs(self) -> list[str]:
         """What the last event's run wrote with console.log or log()."""
         return orjson.loads(self._logs())
 
     def _failure(self, error: quickjs.JSException) -> TransformFailed:
-        message, line = self._explain(error)
+        message, *where = self._explain(error)
         if message == INTERRUPTED:
             self._load()
             limit = f"its time limit ({self.limits.cpu_ms} ms of CPU per event)"
-            return TransformFailed("timeout", f"the transformation was stopped at {limit}", line)
+            return TransformFailed("timeout", f"the transformation was stopped at {limit}", *where)
         if message == OUT_OF_MEMORY:
             self._load()
             limit = f"its memory limit ({self.limits.memory_mb} MB)"
-            return TransformFailed("memory", f"the transformation was stopped at {limit}", line)
-        return TransformFailed("error", message, line)
+            return TransformFailed("memory", f"the transformation was stopped at {limit}", *where)
+        return TransformFailed("error", message, *where)
 
-    @staticmethod
-    def _explain(error: quickjs.JSException) -> tuple[str, int | None]:
-        return parse_exception(str(error))
+    def _explain(self, error: quickjs.JSException) -> tuple[str, int | None, str | None]:
+        message, line = parse_exception(str(error))
+        return message, *located(line, self._imported)
 
 
 def _json(value: Any) -> str:
