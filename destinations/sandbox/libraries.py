@@ -13,10 +13,10 @@ from .errors import ScriptError
 
 BAND = 100_000
 
+# Anywhere a statement may start: several imports may share a line.
 _IMPORT = re.compile(
-    r"""^(?P<indent>[ \t]*)import\s+(?P<what>\{[^}]*\}|\*\s*as\s+[\w$]+|[\w$]+)\s+"""
+    r"""(?<![\w$.])import\s+(?P<what>\{[^}]*\}|\*\s*as\s+[\w$]+|[\w$]+)\s+"""
     r"""from\s+(?P<quote>["'])(?P<handle>[^"']+)(?P=quote)[ \t]*;?""",
-    re.MULTILINE,
 )
 _ANY_IMPORT = re.compile(r"^[ \t]*import[ \t{*\w]", re.MULTILINE)
 _DECLARED_EXPORT = re.compile(
@@ -50,7 +50,7 @@ def imports(code: str, libraries: Mapping[str, str]) -> tuple[str, list[str]]:
         else:
             binding = f"const {what} = {source}.default;"
         # As many lines as the statement had, so that the author's lines keep their numbers.
-        return found["indent"] + binding + "\n" * found.group(0).count("\n")
+        return binding + "\n" * found.group(0).count("\n")
 
     rewritten = _IMPORT.sub(destructure, code)
     if leftover := _ANY_IMPORT.search(rewritten):

@@ -120,3 +120,12 @@ def test_libraries_that_are_not_imported_are_not_loaded():
     assert run("function transformEvent(e) { return e }", libraries=libraries).events == [
         {"properties": {}}
     ]
+
+
+def test_imports_may_share_a_line():
+    code = """import { maskEmail } from "piiTools"; import * as other from "other";
+function transformEvent(event) { event.x = other.x + maskEmail("ab@c"); return event }"""
+
+    (event,) = run(code, libraries=LIBRARIES | {"other": "export const x = 1;"}).events
+
+    assert event["x"] == "1a***@c"
