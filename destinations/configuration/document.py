@@ -54,7 +54,9 @@ TABLE_SOURCE_COLUMNS: dict[str, tuple[str, Any]] = {
 }
 TABLE_SOURCE_KEYS = {"name", "source", "connection", *TABLE_SOURCE_COLUMNS}
 TRANSFORMATION_KEYS = {"name", "description", "code"}
+LIBRARY_KEYS = {"name", "description", "code"}
 DOCUMENT_KEYS = {"version", "sources", "destinations", "table_sources", "transformations"}
+DOCUMENT_KEYS |= {"transformation_libraries"}
 JSON_TYPES: dict[str, tuple[type, ...]] = {"a string": (str,), "true or false": (bool,)}
 JSON_TYPES |= {"an integer": (int,), "a number": (int, float), "an object": (dict,)}
 JSON_TYPES |= {"an array": (list,), "an integer or null": (int, type(None))}

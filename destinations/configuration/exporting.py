@@ -19,6 +19,7 @@ from .document import (
     claim,
     env_name,
 )
+from .libraries import export_libraries
 from .table_sources import export_table_sources
 from .transformations import chain_names, export_transformations
 
@@ -38,6 +39,8 @@ def export_configuration(*, include_write_keys: bool = False) -> dict[str, Any]:
         "sources": sources,
         "destinations": [_export_destination(d, claimed) for d in destinations],
         "table_sources": export_table_sources(claimed),
+        # Before the transformations, in the order import applies them.
+        "transformation_libraries": export_libraries(),
         "transformations": export_transformations(),
     }
 

@@ -34,6 +34,8 @@ from .document import (
     named_items,
     take,
 )
+from .libraries import SECTION as LIBRARIES
+from .libraries import explained, import_libraries, prune_libraries, retry_libraries
 from .saving import save_if_changed
 from .table_sources import import_table_sources
 from .transformations import import_chain, import_transformations, prune_transformations
@@ -41,7 +43,8 @@ from .transformations import import_chain, import_transformations, prune_transfo
 
 @dataclass
 class ImportSummary:
-    # section ("sources", "destinations", "mappings", "table_sources", "transformations") ->
+    # section ("sources", "destinations", "mappings", "table_sources",
+    # "transformation_libraries", "transformations") ->
     # "created", "updated", "unchanged", "removed" -> how many
     counts: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     notes: list[str] = field(default_factory=list)
@@ -63,8 +66,15 @@ def import_configuration(
     if take(document, "version", "an integer", REQUIRED, "") != VERSION:
         raise ConfigurationError(f"version: expected {VERSION}")
     summary = ImportSummary()
-    # First: the sources' and destinations' chains name them.
-    listed = import_transformations(document, summary.counts["transformations"])
+    # First the libraries: a transformation's code is checked against them as they are in the
+    # database (a library refused for an importer's old code waits for its new code).
+    libraries, deferred = import_libraries(document, summary.counts[LIBRARIES], summary.notes)
+    # Then the transformations: the sources' and destinations' chains name them.
+    try:
+        listed = import_transformations(document, summary.counts["transformations"])
+    except ConfigurationError as error:
+        raise explained(error, deferred) from None
+    retry_libraries(deferred, summary.counts[LIBRARIES], summary.notes)
     for path, item in named_items(document, "sources", SOURCE_KEYS, ""):
         _import_source(item, path, environ, summary)
     for path, item in named_items(document, "destinations", DESTINATION_KEYS, ""):
@@ -74,6 +84,9 @@ def import_configuration(
     # Last: a transformation the file has just taken out of every chain can go.
     if prune and "transformations" in document:
         prune_transformations(listed, summary.counts["transformations"])
+    # After them: a library that only a pruned transformation imported can go.
+    if prune and LIBRARIES in document:
+        prune_libraries(libraries, summary.counts[LIBRARIES])
     return summary
 
 

@@ -27,9 +27,11 @@ def save_if_changed(
     return "created" if created else "updated"
 
 
-def located(error: ValidationError, path: str) -> ConfigurationError:
+def located(error: ValidationError, path: str, subject: str = "") -> ConfigurationError:
+    """The error at `path` (and its field's key); `subject` ("library 'PII tools': ") names
+    the item when the service's message does not."""
     if not hasattr(error, "error_dict"):
-        return ConfigurationError(f"{path}: {' '.join(error.messages)}")
+        return ConfigurationError(f"{path}: {subject}{' '.join(error.messages)}")
     key, problems = next(iter(error.message_dict.items()))
     where = path if key == NON_FIELD_ERRORS else f"{path}.{key}"
-    return ConfigurationError(f"{where}: {' '.join(problems)}")
+    return ConfigurationError(f"{where}: {subject}{' '.join(problems)}")

@@ -9,9 +9,9 @@ from destinations.configuration import (
 
 class Command(BaseCommand):
     help = (
-        "Print the sources, destinations, mappings, table sources and transformations (their "
-        "code inline) as JSON, for import_config; secrets, connection URLs (and write keys, "
-        "unless --include-write-keys) as environment variable references."
+        "Print the sources, destinations, mappings, table sources, transformation libraries and "
+        "transformations (their code inline) as JSON, for import_config; secrets, connection "
+        "URLs (and write keys, unless --include-write-keys) as environment variable references."
     )
 
     def add_arguments(self, parser):

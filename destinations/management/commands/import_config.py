@@ -13,9 +13,9 @@ from destinations.configuration import (
 
 class Command(BaseCommand):
     help = (
-        "Create or update sources, destinations, mappings, table sources and transformations, "
-        "by name, from a file written by export_config; secrets come from the environment "
-        "variables the file names."
+        "Create or update sources, destinations, mappings, table sources, transformation "
+        "libraries and transformations, by name, from a file written by export_config; secrets "
+        "come from the environment variables the file names."
     )
 
     def add_arguments(self, parser):
@@ -25,8 +25,9 @@ class Command(BaseCommand):
             action="store_true",
             help=(
                 "delete the mappings (and their deliveries) of the file's destinations that "
-                "the file does not list, and, when it has a table_sources (a transformations) "
-                "section, the table sources (transformations) it does not list"
+                "the file does not list, and, when it has a table_sources (transformations, "
+                "transformation_libraries) section, the table sources (transformations, "
+                "libraries) it does not list"
             ),
         )
 
@@ -45,7 +46,8 @@ class Command(BaseCommand):
 
 def summary_lines(summary: ImportSummary) -> list[str]:
     lines = []
-    sections = ("sources", "destinations", "mappings", "table_sources", "transformations")
+    sections = ("sources", "destinations", "mappings", "table_sources")
+    sections += ("transformation_libraries", "transformations")
     for section in sections:
         count = summary.counts[section]
         line = f"{section}: {count['created']} created, {count['updated']} updated, "
