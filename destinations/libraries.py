@@ -38,7 +38,8 @@ def save_library(
     if any(other.handle == handle for other in others):
         raise ValidationError(f'another library is imported as "{handle}" already')
     check_library(handle, code)
-    if library is not None and library.handle != handle and (users := _names(library.handle)):
+    renamed = library is not None and library.handle != handle
+    if renamed and (users := ", ".join(_names(library.handle))):
         raise ValidationError(
             f'renamed, it would be imported as "{handle}", not "{library.handle}" as {users} do'
         )
@@ -70,10 +71,18 @@ def check_library(handle: str, code: str) -> None:
 
 def delete_library(library: TransformationLibrary) -> None:
     """ValidationError while a transformation imports it."""
-    if users := _names(library.handle):
-        raise ValidationError(f"{users} import it: change them first")
+    if in_use := still_imported(library):
+        raise ValidationError(in_use)
     library.delete()
 
 
-def _names(handle: str) -> str:
-    return ", ".join(f"“{t.name}”" for t in importers(handle))
+def still_imported(library: TransformationLibrary) -> str:
+    """Why the library cannot go, or "" when nothing imports it."""
+    users = _names(library.handle)
+    if len(users) == 1:
+        return f"{users[0]} imports it: change it first"
+    return f"{', '.join(users)} import it: change them first" if users else ""
+
+
+def _names(handle: str) -> list[str]:
+    return [f"“{t.name}”" for t in importers(handle)]

@@ -6,7 +6,9 @@ connection URL; editors configure sources, table sources, destinations and mappi
 transformations to sources and destinations, replay deliveries and see payloads. A
 transformation's code runs on every event it is attached to, so writing it takes
 `destinations.edit_code`, which no role has: superusers (who can do everything anyway) write it.
-Code is not personal data: viewers read it.
+The same goes for transformation libraries, whose code the transformations importing them run:
+both roles read them, neither adds, changes or deletes one. Code is not personal data: viewers
+read it.
 """
 
 from django.apps import apps
@@ -22,6 +24,7 @@ VIEWED_MODELS = (
     ("destinations", "deliveryattempt"),
     ("destinations", "transformation"),
     ("destinations", "transformationversion"),
+    ("destinations", "transformationlibrary"),
     ("destinations", "destinationtransformation"),
     ("destinations", "sourcetransformation"),
     ("tables", "tablesource"),

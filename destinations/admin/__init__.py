@@ -1,3 +1,3 @@
 """The destinations admin, one module per area; importing them registers their ModelAdmins."""
 
-from . import deliveries, destinations, mappings, transformations  # noqa: F401
+from . import deliveries, destinations, libraries, mappings, transformations  # noqa: F401

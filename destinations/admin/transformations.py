@@ -26,6 +26,7 @@ from infra.admin_lists import ReadOnlyAdmin
 from ..models import SourceTransformation, Transformation, TransformationVersion
 from ..transformations import check_code, create_transformation, save_code
 from .deliveries import counted
+from .libraries import imported_libraries
 from .transformation_trial import CodeField, code_textarea, trial_view, with_code_line
 
 EDIT_CODE = "destinations.edit_code"
@@ -85,6 +86,8 @@ class VersionRow:
     version: TransformationVersion
     added: int
     removed: int
+    # Import names of the libraries whose code differs from the version before.
+    libraries_changed: tuple[str, ...] = ()
 
 
 @admin.register(Transformation)
@@ -93,7 +96,7 @@ class TransformationAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "attached", "updated", "try_link")
     search_fields = ("name",)
     inlines = (SourceTransformationInline,)
-    readonly_fields = ("current_code", "history", "attached_destinations")
+    readonly_fields = ("current_code", "imports", "history", "attached_destinations")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Transformation]:
         return (
@@ -137,6 +140,7 @@ class TransformationAdmin(admin.ModelAdmin):
         code = "code" if self.can_edit_code(request, obj) else "current_code"
         fieldsets: list = [(None, {"fields": ("name", "description", code)})]
         if obj is not None:
+            fieldsets[0][1]["fields"] += ("imports",)
             fieldsets += [
                 ("Versions", {"fields": ("history",)}),
                 ("Destinations", {"fields": ("attached_destinations",)}),
@@ -236,11 +240,16 @@ class TransformationAdmin(admin.ModelAdmin):
             return "—"
         return format_html('<pre class="code" id="current-code">{}</pre>', transformation.code)
 
+    @admin.display(description="Libraries")
+    def imports(self, transformation: Transformation) -> str:
+        current = transformation.current_version
+        return imported_libraries(current.libraries if current else {})
+
     @admin.display(description="History")
     def history(self, transformation: Transformation) -> str:
         versions = list(transformation.versions.order_by("-number")[: HISTORY_SHOWN + 1])
         rows = [
-            VersionRow(version, *line_changes(older, version))
+            VersionRow(version, *line_changes(older, version), libraries_changed(older, version))
             for version, older in zip(versions, [*versions[1:], None], strict=True)
         ][:HISTORY_SHOWN]
         older = reverse("admin:destinations_transformationversion_changelist")
@@ -274,7 +283,15 @@ class TransformationVersionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("__str__", "created_at", "created_by")
     list_filter = ("transformation",)
     list_select_related = ("transformation",)
-    fields = ("transformation_link", "number", "created_at", "created_by", "code_text", "changes")
+    fields = (
+        "transformation_link",
+        "number",
+        "created_at",
+        "created_by",
+        "code_text",
+        "imports",
+        "changes",
+    )
     readonly_fields = fields
     change_form_template = "admin/destinations/transformation/version_form.html"
 
@@ -294,6 +311,10 @@ class TransformationVersionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     @admin.display(description="Code")
     def code_text(self, version: TransformationVersion) -> str:
         return format_html('<pre class="code" id="version-code">{}</pre>', version.code)
+
+    @admin.display(description="Libraries")
+    def imports(self, version: TransformationVersion) -> str:
+        return imported_libraries(version.libraries, with_code=True)
 
     @admin.display(description="Changes")
     def changes(self, version: TransformationVersion) -> str:
@@ -333,6 +354,13 @@ def line_changes(
             removed += i2 - i1
             added += j2 - j1
     return added, removed
+
+
+def libraries_changed(
+    older: TransformationVersion | None, version: TransformationVersion
+) -> tuple[str, ...]:
+    before = older.libraries if older else {}
+    return tuple(sorted(h for h, code in version.libraries.items() if before.get(h) != code))
 
 
 def attachments(transformation: Transformation) -> str:

@@ -100,7 +100,7 @@ def test_a_library_in_use_can_neither_be_renamed_nor_deleted():
 
     with pytest.raises(ValidationError, match="“Mask”"):
         save_library("Privacy tools", MASK, "ops", library=library)
-    with pytest.raises(ValidationError, match="“Mask” import it"):
+    with pytest.raises(ValidationError, match="“Mask” imports it"):
         delete_library(library)
 
 
