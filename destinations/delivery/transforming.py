@@ -1,8 +1,8 @@
 """Transformations in the pipeline: an event's source chain runs before routing, then each
-destination's chain before that destination's triggers and mappings (SPEC-free, RudderStack's
+destination's chain before that destination's triggers and mappings (issue 20, RudderStack's
 contract: an event in, none, one or several out).
 
-Chains are read with the routes, once per router run, as the current version of each
+Chains are read with the routes (every 5 s in a busy router), as the current version of each
 transformation; scripts are loaded once per worker process and version and reused, since a
 runtime per event would cost more than the event.
 """
