@@ -1,4 +1,3 @@
-from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,7 +11,9 @@ from ..addresses import saved_url_problem
 from ..integrations import REGISTRY, get_kind
 from ..integrations.base import Action, Config, Kind
 
-# The hourly tallies have a module of their own; they are imported from here like the rest.
+# Deliveries, the hourly tallies and transformations have modules of their own; they are
+# imported from here like the rest.
+from .deliveries import AttemptLink, Delivery, DeliveryAttempt
 from .tallies import FilteredCount, LatencyCount, OutcomeCount, ReceivedCount
 from .transformations import (
     DestinationTransformation,
@@ -219,174 +220,6 @@ class DestinationState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destination_id}: {self.consecutive_failures} failures in a row"
-
-
-class DeliveryQuerySet(models.QuerySet):
-    def of(self, deliveries: Sequence["Delivery"]) -> "DeliveryQuerySet":
-        """These rows, looked for only in the partitions that hold them."""
-        if not deliveries:
-            return self.none()
-        received = [delivery.event_received_at for delivery in deliveries]
-        return self.filter(
-            pk__in=[delivery.pk for delivery in deliveries],
-            event_received_at__range=(min(received), max(received)),
-        )
-
-
-class Delivery(models.Model):
-    """One event for one mapping: its mapped payload and where it stands (SPEC §5.5).
-
-    On PostgreSQL deliveries are partitioned by their event's received_at, beside the event's
-    own partition, so retention drops an event with all its deliveries (replays included).
-    Foreign keys into partitioned tables exist in Django only: PostgreSQL would want the
-    partition key in them.
-    """
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        IN_FLIGHT = "in_flight"
-        RETRYING = "retrying"
-        DELIVERED = "delivered"
-        FAILED = "failed"
-
-    event = models.ForeignKey(
-        "ingest.Event", on_delete=models.CASCADE, related_name="deliveries", db_constraint=False
-    )
-    event_received_at = models.DateTimeField()
-    # No index of its own: claims and the sweeper must take delivery_due (the due rows alone),
-    # which a plain mapping_id index beside it lured the planner away from on partitions
-    # without fresh statistics. Deleting a mapping reads its deliveries' partitions whole.
-    mapping = models.ForeignKey(
-        Mapping, on_delete=models.CASCADE, related_name="deliveries", db_index=False
-    )
-    # No index of its own: delivery_log and delivery_in_flight start with destination_id.
-    destination = models.ForeignKey(
-        Destination, on_delete=models.CASCADE, related_name="deliveries", db_index=False
-    )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    payload = models.JSONField(null=True, blank=True)
-    payload_bytes = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField()
-    first_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField()
-    # A claim: the batch that holds the row, and when the hold lapses if its worker died.
-    claim = models.UUIDField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error_code = models.CharField(max_length=60, blank=True)
-    error_message = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    # Which of the event's transformed forms this is (0 unless a transformation fanned it out),
-    # and the transformation versions that made it, in the order they ran.
-    part = models.PositiveSmallIntegerField(default=0, db_default=0)
-    transformed_by = models.JSONField(null=True, blank=True)
-    # A replay is sent again on purpose: from the admin or a replay service (SPEC §5.5).
-    replay = models.BooleanField(default=False)
-    replay_of = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="replays",
-        db_constraint=False,
-        db_index=False,  # delivery_replay_of holds only the replays
-    )
-
-    objects = DeliveryQuerySet.as_manager()
-
-    class Meta:
-        verbose_name_plural = "deliveries"
-        constraints = [
-            # Routing twice never makes a second delivery; replays are new rows on purpose.
-            # The event's received_at adds nothing (an event has one) but is the partition key.
-            models.UniqueConstraint(
-                fields=["event", "mapping", "event_received_at", "part"],
-                condition=models.Q(replay=False),
-                name="delivery_unique_route",
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["mapping", "next_attempt_at"],
-                name="delivery_due",
-                condition=models.Q(status__in=["pending", "retrying"]),
-            ),
-            models.Index(
-                fields=["destination", "lease_expires_at"],
-                name="delivery_in_flight",
-                condition=models.Q(status="in_flight"),
-            ),
-            models.Index(fields=["destination", "status", "-created_at"], name="delivery_log"),
-            models.Index(fields=["created_at"], name="delivery_created"),
-            # The delivery log's rarer filters: an error code, replays.
-            models.Index(
-                fields=["error_code", "-created_at"],
-                name="delivery_error",
-                condition=~models.Q(error_code=""),
-            ),
-            models.Index(
-                fields=["-created_at"], name="delivery_replay", condition=models.Q(replay=True)
-            ),
-            models.Index(
-                fields=["replay_of"],
-                name="delivery_replay_of",
-                condition=models.Q(replay_of__isnull=False),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.mapping_id}:{self.event_id} {self.status}"
-
-
-class DeliveryAttempt(models.Model):
-    """One HTTP request to a destination and its answer, linked to every delivery it carried.
-
-    On PostgreSQL attempts and their links are partitioned by started_at, with a retention of
-    their own.
-    """
-
-    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="attempts")
-    mapping = models.ForeignKey(Mapping, on_delete=models.CASCADE, related_name="attempts")
-    deliveries = models.ManyToManyField(Delivery, related_name="attempt_log", through="AttemptLink")
-    started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
-    item_count = models.PositiveIntegerField()
-    outcome = models.CharField(max_length=16)
-    request_method = models.CharField(max_length=10)
-    request_url = models.TextField()
-    request_headers = models.JSONField(default=dict)
-    request_body = models.TextField(blank=True)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_headers = models.JSONField(default=dict)
-    response_body = models.TextField(blank=True)
-    error_code = models.CharField(max_length=60, blank=True)
-    error_message = models.TextField(blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["destination", "-started_at"], name="attempt_log")]
-
-    def __str__(self) -> str:
-        return (
-            f"{self.request_method} {self.request_url} → {self.response_status or self.error_code}"
-        )
-
-
-class AttemptLink(models.Model):
-    """An attempt carried this delivery; partitioned, and dropped, with the attempt."""
-
-    deliveryattempt = models.ForeignKey(
-        DeliveryAttempt, on_delete=models.CASCADE, db_constraint=False
-    )
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, db_constraint=False)
-    started_at = models.DateTimeField()
-
-    class Meta:
-        db_table = "destinations_deliveryattempt_deliveries"
-
-    def __str__(self) -> str:
-        return f"{self.deliveryattempt_id} → {self.delivery_id}"
 
 
 __all__ = [
