@@ -20,12 +20,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
 from ..libraries import delete_library, importers, save_library, still_imported
 from ..models import Transformation, TransformationLibrary
 from ..models.transformations import import_name
-from .transformation_trial import CodeField, code_textarea
+from .transformation_trial import CodeField, code_textarea, with_line
 
 EDIT_CODE = "destinations.edit_code"
 # RudderStack's libraries export what transformations import; a first function to rename.
@@ -84,21 +83,9 @@ class LibraryForm(forms.ModelForm):
             # taken, a transformation's own line) is about the whole form.
             found = LIBRARY_LINE_AT_END.search(message)
             if found and found[2] == handle:
-                self.add_error("code", with_library_line(code, int(found[1]), message))
+                self.add_error("code", with_line(code, int(found[1]), message))
             else:
                 self.add_error(None, message)
-
-
-def with_library_line(code: str, number: int, message: str) -> SafeString:
-    lines = code.splitlines()
-    if not 0 < number <= len(lines):
-        return format_html("{}", message)
-    return format_html(
-        '{}<pre class="trigger-caret code-error-line">{}: {}</pre>',
-        message,
-        number,
-        lines[number - 1],
-    )
 
 
 class LibraryChangeList(ChangeList):

@@ -46,10 +46,14 @@ class CodeField(forms.CharField):
 def with_code_line(code: str, message: str) -> SafeString:
     """The sandbox's message, and the line of `code` it names, so that it is seen at once."""
     found = LINE_AT_END.search(message)
+    return with_line(code, int(found[1]) if found else 0, message)
+
+
+def with_line(code: str, number: int, message: str) -> SafeString:
+    """`message`, and line `number` of `code` quoted under it when there is one."""
     lines = code.splitlines()
-    if found is None or not 0 < int(found[1]) <= len(lines):
+    if not 0 < number <= len(lines):
         return format_html("{}", message)
-    number = int(found[1])
     return format_html(
         '{}<pre class="trigger-caret code-error-line">{}: {}</pre>',
         message,
