@@ -221,6 +221,8 @@ def _run_step(step: Step, payloads: list[dict], metadata: str) -> list[dict]:
 def record_failures(failed: dict[tuple[int, int], Failure], now: datetime) -> None:
     """Count the events each version failed on, (event id, version id) → failure, and keep
     the last message; in version order, so that routers side by side never deadlock."""
+    if not failed:  # most chunks: no metrics round trip either
+        return
     counts = Counter(version_id for _, version_id in failed)
     last = {version_id: failure.message for (_, version_id), failure in failed.items()}
     metrics.count_transformation_failures(
