@@ -1,0 +1,131 @@
+"""The rules a claim keeps (SPEC §1, §5.3-5.7): only due deliveries, the concurrency cap in
+requests, the retry window on a lapsed lease, and max batch bytes; their home is
+destinations/delivery/batching.py.
+
+Time is moved by writing the rows' due times, leases and first attempts, never by waiting.
+"""
+
+from django.utils import timezone
+
+from destinations.delivery.batching import claim_batch, reclaim_expired_leases
+from destinations.delivery.dispatch import deliver, dispatch_mapping
+from destinations.models import Delivery
+from tests.destinations.delivery.dispatch.helpers import (
+    SECOND,
+    configure,
+    pending,
+    sizes,
+    statuses,
+    twenty_byte_payloads,
+)
+from tests.destinations.delivery.sinks import always
+
+# --- Only due deliveries are claimed (SPEC §5.4-5.5) -----------------------------------------
+
+
+def test_deliveries_told_to_come_back_later_are_not_resent_early_nor_with_the_next_batch(
+    source, sink, billing, mapping
+):
+    configure(mapping, batch_size=3)
+    sink.answer = always(429, **{"Retry-After": "60"})
+    pending(source, 3)
+    dispatch_mapping(mapping.pk)
+    assert sizes(sink) == [3]  # not sent again before the 60 s are up
+    assert statuses(billing) == {"retrying": 3}
+    sink.answer = always(200)
+    pending(source, 2, start=3)  # five wait, more than a batch; three are not due for 60 s
+
+    dispatch_mapping(mapping.pk)
+
+    assert sizes(sink) == [3, 2]
+    assert statuses(billing) == {"retrying": 3, "delivered": 2}
+
+
+def test_deliveries_backing_off_do_not_make_a_partial_batch_of_due_ones_full(
+    source, billing, mapping
+):
+    configure(mapping, batch_size=3, flush_interval=60)
+    pending(source, 3)
+    Delivery.objects.update(
+        status="retrying", attempts=1, next_attempt_at=timezone.now() + 60 * SECOND
+    )
+    pending(source, 2, start=3)  # due now, but two of three: they wait the flush interval
+
+    assert claim_batch(mapping.pk) is None
+    assert statuses(billing) == {"retrying": 3, "pending": 2}
+
+
+# --- The concurrency cap counts requests (SPEC §5.6) -----------------------------------------
+
+
+def test_the_concurrency_cap_counts_requests_in_flight_not_deliveries(source, billing, mapping):
+    configure(billing, max_concurrency=2)
+    configure(mapping, batch_size=3)
+    pending(source, 9)
+
+    first = claim_batch(mapping.pk)
+    second = claim_batch(mapping.pk)  # three deliveries in flight, but one request
+
+    assert first is not None and second is not None
+    assert first.claim != second.claim
+    assert (len(first.deliveries), len(second.deliveries)) == (3, 3)
+    assert claim_batch(mapping.pk) is None  # two requests in flight: the cap
+    assert statuses(billing) == {"in_flight": 6, "pending": 3}
+
+
+# --- A lapsed lease and the retry window (SPEC §5.5, §5.7) -----------------------------------
+
+
+def test_a_lapsed_lease_fails_a_delivery_for_good_only_past_its_retry_window(
+    source, billing, mapping
+):
+    configure(billing, retry_window_seconds=3600)
+    configure(mapping, batch_size=4)
+    pending(source, 4)
+    batch = claim_batch(mapping.pk)
+    inside, past = [d.pk for d in batch.deliveries[:2]], [d.pk for d in batch.deliveries[2:]]
+    now = timezone.now()
+    # Two attempts made; the lapsed lease is the third, the least before giving up.
+    Delivery.objects.update(attempts=2, lease_expires_at=now - SECOND)
+    Delivery.objects.filter(pk__in=inside).update(first_attempt_at=now - 3500 * SECOND)
+    Delivery.objects.filter(pk__in=past).update(first_attempt_at=now - 3600 * SECOND)
+
+    assert reclaim_expired_leases() == 4
+
+    def status_of(pks):
+        return {(d.status, d.attempts) for d in Delivery.objects.filter(pk__in=pks)}
+
+    assert status_of(inside) == {(Delivery.Status.RETRYING, 3)}
+    assert status_of(past) == {(Delivery.Status.FAILED, 3)}
+
+
+# --- Max batch bytes (SPEC §5.3) -------------------------------------------------------------
+
+
+def test_a_payload_larger_than_max_batch_bytes_goes_alone_and_the_next_ones_follow(
+    source, sink, tiny
+):
+    mapping = tiny(max_bytes=50)
+    pending(source, 1, properties={"what": "x" * 60})  # the oldest: 71 bytes alone
+    pending(source, 3, start=1, properties={"what": "x" * 9})  # {"what":"xxxxxxxxx"}: 20 bytes
+    assert sorted(Delivery.objects.values_list("payload_bytes", flat=True)) == [20, 20, 20, 71]
+
+    first = claim_batch(mapping.pk)
+    assert [delivery.payload_bytes for delivery in first.deliveries] == [71]
+    deliver(first)
+    dispatch_mapping(mapping.pk)
+
+    assert sizes(sink) == [1, 2, 1]
+    assert len(sink.received[0].body) == 73  # "[" + 71 bytes + "]": over, but sent
+    assert statuses(mapping.destination) == {"delivered": 4}
+
+
+def test_a_batch_exactly_max_batch_bytes_long_goes_as_one_request(source, sink, tiny):
+    mapping = tiny(max_bytes=64)  # [20,20,20] is 1 + 3 * 21 = 64 bytes
+    twenty_byte_payloads(source, 4)
+
+    dispatch_mapping(mapping.pk)
+
+    assert sizes(sink) == [3, 1]
+    assert len(sink.received[0].body) == 64
+    assert statuses(mapping.destination) == {"delivered": 4}
