@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 BOOTSTRAP_PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-scale venv lint clean
+.PHONY: run test bench bench-scale mutate venv lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ bench: venv $(WRK)
 bench-scale: venv $(WRK)
 	@mkdir -p bench/results var
 	$(PYTHON) bench/scale.py
+
+# Mutation testing of one module against its tests (not part of CI; docs/testing.md):
+#   make mutate MODULE=destinations/delivery/retention.py TESTS="tests/destinations/delivery"
+MODULE ?= destinations/delivery/retention.py
+TESTS ?= tests/destinations/delivery
+
+mutate: venv
+	@mkdir -p var
+	$(PYTHON) tests/mutate.py $(MODULE) $(TESTS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
