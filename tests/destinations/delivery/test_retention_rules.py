@@ -193,3 +193,25 @@ def test_dropping_a_partition_with_deliveries_never_sent_warns_with_its_name_and
     assert [r.getMessage() for r in warnings] == [
         f"retention: {nine} goes with 2 deliveries never sent"
     ]
+
+
+@partitioned
+def test_a_held_partition_does_not_keep_the_newer_expired_ones_behind_it(sent, caplog):
+    replay(sent[3:])  # the older partition (10 days) is held; the newer one (9 days) is not
+    held = home("ingest_event", 10)
+
+    with caplog.at_level(logging.INFO, logger=retention.log.name):
+        assert retention.purge_expired()["events"] == 3
+
+    assert remaining(sent) == set(ids(sent[3:]))
+    assert f"keeping {held} for now" in caplog.text
+
+
+@partitioned
+def test_a_partition_ending_exactly_at_the_cutoff_is_past_retention(sent):
+    partition = next(
+        p for p in partitions.partitions("ingest_event") if p.name == home("ingest_event", 9)
+    )
+
+    assert partition in retention.expired_partitions("ingest_event", partition.end)
+    assert partition not in retention.expired_partitions("ingest_event", partition.end - SECOND)
