@@ -185,6 +185,9 @@ DESTINATION_READ_TIMEOUT = env.float("DESTINATION_READ_TIMEOUT", default=10.0)
 # How long a claimed batch is held for its worker; past it, the batch goes out again. It must
 # outlast a request (both timeouts) by a margin, or a slow answer would be sent twice.
 DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
+# Deliveries one claim may take when a mapping's requests carry fewer: that many requests of
+# batch size 1, sent one after another, cost one claim and one record of their outcomes.
+CLAIM_MAX_DELIVERIES = env.int("CLAIM_MAX_DELIVERIES", default=100)
 # Attempts carried by one dispatcher run before it hands the mapping back to the queue.
 DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)

@@ -1,9 +1,22 @@
-"""Claiming a batch of due deliveries for one request (SPEC §1, §5.3, §5.6).
+"""Claiming due deliveries for one destination request, or a few in a row (SPEC §1, §5.3,
+§5.6).
 
 Claims are made under a lock on the destination's state row, which serializes them per
 destination: that is where the concurrency cap, the rate limit and the circuit breaker are
 enforced. The claimed rows move to `in_flight` with a lease and the transaction commits
 before any HTTP call; a worker that dies leaves a lease that the sweeper reclaims.
+
+What the lock covers stays O(batch) whatever the backlog: the due query reads the first
+entries of `delivery_due`, whose columns are the claim's order, in each partition, and stops
+(a Merge Append of index scans; tests/destinations/delivery/dispatch/test_claim_plan.py holds
+the plan on a million waiting rows).
+
+A mapping whose requests carry few items (batch size 1, most webhooks) claims up to
+`CLAIM_MAX_DELIVERIES` at once, as several requests that one worker sends one after another:
+the claim and the record of the outcomes then cost one transaction each for all of them. The
+requests of one claim are never in flight together, so a claim is still one request against
+the concurrency cap; a rate-limited destination, whose slots are one request each, and a probe
+claim one request only.
 """
 
 import uuid
@@ -12,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -28,6 +41,8 @@ WORKER_LOST = "WORKER_LOST"
 
 @dataclass(frozen=True)
 class Batch:
+    """Claimed deliveries, in order, and how many of them each request carries."""
+
     claim: uuid.UUID
     mapping: Mapping
     destination: Destination
@@ -35,10 +50,19 @@ class Batch:
     config: Config
     deliveries: list[Delivery]
     probe: bool
+    request_sizes: tuple[int, ...]
+
+    def requests(self) -> list[tuple[int, ...]]:
+        """The deliveries' indexes, request by request."""
+        bounds, start = [], 0
+        for size in self.request_sizes:
+            bounds.append(tuple(range(start, start + size)))
+            start += size
+        return bounds
 
 
 def claim_batch(mapping_id: int) -> Batch | None:
-    """Claim the mapping's next batch if one is ready and the destination may take it."""
+    """Claim the mapping's next requests if they are ready and the destination may take them."""
     with transaction.atomic():
         mapping = Mapping.objects.select_related("destination").filter(pk=mapping_id).first()
         if mapping is None or not (mapping.enabled and mapping.destination.enabled):
@@ -50,30 +74,53 @@ def claim_batch(mapping_id: int) -> Batch | None:
         if probe is None or in_flight_requests(destination, now) >= destination.max_concurrency:
             return None
         size = 1 if probe else mapping.effective_batch_size
-        due = due_deliveries(mapping, size)
-        deliveries = within_byte_limit(due, mapping.action_spec.max_batch_bytes)
-        # Full by count or by bytes (some due deliveries did not fit): it goes now.
-        full = probe or len(due) >= size or len(deliveries) < len(due)
-        if not due or not batch_ready(mapping, due, full, now):
+        requests = requests_per_claim(destination, size, probe)
+        due = due_deliveries(mapping, size * requests)
+        if not due:
+            return None
+        groups = request_groups(due, size, mapping.action_spec.max_batch_bytes)
+        # Full by count or by bytes (the due deliveries did not fit one request): it goes now.
+        full = probe or len(groups[0]) >= size or len(groups) > 1
+        if not batch_ready(mapping, groups[0], full, now):
             return None
         if not rate_allows(destination, state, now):
             doorbell.ring_dispatcher_at(mapping.pk, state.next_request_at)
             return None
+        groups = ready_groups(mapping, groups[:requests], size, now)
+        deliveries = [delivery for group in groups for delivery in group]
         claim = uuid.uuid4()
         lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
         Delivery.objects.of(deliveries).update(
             status=Delivery.Status.IN_FLIGHT, claim=claim, lease_expires_at=lease
         )
-        state.probing = probe
-        state.save()
+        if probe or destination.rate_limit:
+            state.probing = probe
+            state.save(update_fields=["probing", "next_request_at"])
+    sizes = tuple(len(group) for group in groups)
     return Batch(
-        claim, mapping, destination, mapping.action_spec, destination.config(), deliveries, probe
+        claim,
+        mapping,
+        destination,
+        mapping.action_spec,
+        destination.config(),
+        deliveries,
+        probe,
+        sizes,
     )
 
 
+def requests_per_claim(destination: Destination, size: int, probe: bool) -> int:
+    if probe or destination.rate_limit:
+        return 1
+    return max(1, settings.CLAIM_MAX_DELIVERIES // size)
+
+
 def lock_state(destination: Destination) -> DestinationState:
+    locked = DestinationState.objects.select_for_update()
+    if state := locked.filter(destination=destination).first():
+        return state
     DestinationState.objects.get_or_create(destination=destination)
-    return DestinationState.objects.select_for_update().get(destination=destination)
+    return locked.get(destination=destination)
 
 
 def circuit_allows(state: DestinationState, now: datetime) -> bool | None:
@@ -108,18 +155,38 @@ def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
         "next_attempt_at",
         "replay",
     )
+    if connection.vendor == "postgresql":
+        # Without statistics (a partition the autovacuum has not analyzed yet) the planner
+        # guesses a row or two per partition and sorts the whole backlog to return the first
+        # N; with sorting off it merges the index scans, which are already in this order.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = off")
     return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
 
 
-def batch_ready(mapping: Mapping, due: list[Delivery], full: bool, now: datetime) -> bool:
-    """A batch goes when full or when its oldest delivery has waited the flush interval."""
+def batch_ready(mapping: Mapping, first: list[Delivery], full: bool, now: datetime) -> bool:
+    """A request goes when full or when its oldest delivery has waited the flush interval."""
     if full:
         return True
-    flush_at = min(d.next_attempt_at for d in due) + timedelta(seconds=mapping.flush_interval)
-    if flush_at <= now:
+    if flush_due(mapping, first) <= now:
         return True
-    doorbell.ring_dispatcher_at(mapping.pk, flush_at)
+    doorbell.ring_dispatcher_at(mapping.pk, flush_due(mapping, first))
     return False
+
+
+def flush_due(mapping: Mapping, group: list[Delivery]) -> datetime:
+    return min(d.next_attempt_at for d in group) + timedelta(seconds=mapping.flush_interval)
+
+
+def ready_groups(
+    mapping: Mapping, groups: list[list[Delivery]], size: int, now: datetime
+) -> list[list[Delivery]]:
+    """The first request, and those after it that would go on their own: full, or waited
+    their flush interval (a partial last one otherwise waits for more deliveries)."""
+    last = groups[-1]
+    if len(groups) > 1 and len(last) < size and flush_due(mapping, last) > now:
+        return groups[:-1]
+    return groups
 
 
 def rate_allows(destination: Destination, state: DestinationState, now: datetime) -> bool:
@@ -134,16 +201,21 @@ def rate_allows(destination: Destination, state: DestinationState, now: datetime
     return True
 
 
-def within_byte_limit(due: list[Delivery], max_bytes: int | None) -> list[Delivery]:
-    """The longest prefix whose payloads fit in max_bytes (at least one delivery)."""
-    if not max_bytes:
-        return due
-    total = 1  # "[" and "]", less the comma the last item does without
-    for count, delivery in enumerate(due):
-        total += delivery.payload_bytes + 1  # the item and its comma
-        if total > max_bytes and count:
-            return due[:count]
-    return due
+def request_groups(due: list[Delivery], size: int, max_bytes: int | None) -> list[list[Delivery]]:
+    """The due deliveries cut into requests, in order: at most `size` each, and at most
+    max_bytes of JSON array each (a delivery larger than that goes alone)."""
+    groups: list[list[Delivery]] = []
+    total = 0
+    for delivery in due:
+        # "[" and "]" less the comma the last item does without, then each item and its comma.
+        grown = total + delivery.payload_bytes + 1
+        if groups and len(groups[-1]) < size and not (max_bytes and grown > max_bytes):
+            groups[-1].append(delivery)
+            total = grown
+        else:
+            groups.append([delivery])
+            total = 1 + delivery.payload_bytes + 1
+    return groups
 
 
 def reclaim_expired_leases() -> int:

@@ -5,7 +5,8 @@ breaker. Every HTTP request is logged as a DeliveryAttempt linked to the deliver
 
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,8 +18,8 @@ from django.utils import timezone
 from infra import metrics
 
 from ..integrations.base import ItemResult, Outcome, Request
-from ..models import AttemptLink, Delivery, DeliveryAttempt, DestinationState
-from . import doorbell, tallies
+from ..models import AttemptLink, Delivery, DeliveryAttempt
+from . import breaker, doorbell, tallies
 from .attempts import attempt_record
 from .batching import Batch, claim_batch
 from .retries import outcome_values
@@ -36,21 +37,51 @@ def dispatch_mapping(mapping_id: int) -> None:
 
 
 def deliver(batch: Batch) -> None:
-    payloads = [delivery.payload for delivery in batch.deliveries]
+    """Send the claim's requests one after another and record every outcome.
+
+    The requests left go back in line as they were, with no attempt counted, once one
+    request's items all wait for a retry (the destination is struggling: its breaker decides
+    from here, a request at a time) or a quarter of the lease has passed (a slow destination
+    must not keep them past the lease, which would send them twice).
+    """
+    deadline = time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 4
+    sent: list[Sent] = []
+    released: list[int] = []
+    go_on = True
+    for items in batch.requests():
+        if not go_on or (sent and time.monotonic() > deadline):
+            released += items
+            continue
+        answers = send_request(batch, items)
+        sent += answers
+        go_on = any(r.outcome is not Outcome.RETRY for item in answers for r in item.results)
+    record(batch, sent, released)
+
+
+def send_request(batch: Batch, items: tuple[int, ...]) -> list[Sent]:
+    payloads = [batch.deliveries[index].payload for index in items]
     try:
         sent = send_batch(batch.action, batch.config, payloads)
     except Exception as error:  # a builder bug: an exception is never a success
         sent = [unsent(len(payloads), error)]
-    record(batch, sent)
+    if items == tuple(range(len(items))):
+        return sent
+    return [renumbered(item, items) for item in sent]
+
+
+def renumbered(item: Sent, items: tuple[int, ...]) -> Sent:
+    """The request's items as indexes into the whole claim, not into its own payloads."""
+    request = replace(item.request, items=tuple(items[i] for i in item.request.items))
+    return replace(item, request=request)
 
 
 def unsent(count: int, error: Exception) -> Sent:
     return not_sent(tuple(range(count)), repr(error))
 
 
-def unsent_leftovers(batch: Batch, sent: list[Sent]) -> list[Sent]:
+def unsent_leftovers(batch: Batch, sent: list[Sent], released: list[int]) -> list[Sent]:
     """Items no request carried (a kind's bug) are retried, never left in flight."""
-    carried = {index for item in sent for index in item.request.items}
+    carried = {index for item in sent for index in item.request.items} | set(released)
     missing = tuple(i for i in range(len(batch.deliveries)) if i not in carried)
     return [not_sent(missing, "no request carried this item")] if missing else []
 
@@ -64,22 +95,23 @@ def not_sent(items: tuple[int, ...], problem: str) -> Sent:
     return Sent(request, exchange, [result] * len(items))
 
 
-def record(batch: Batch, sent: list[Sent]) -> None:
+def record(batch: Batch, sent: list[Sent], released: list[int] = ()) -> None:
     now = timezone.now()
-    sent = sent + unsent_leftovers(batch, sent)
+    sent = sent + unsent_leftovers(batch, sent, released)
     with transaction.atomic():
         updates: dict[int, dict[str, Any]] = {}
         for item in sent:
-            log_attempt(batch, item)
             for index, result in zip(item.request.items, item.results, strict=True):
                 delivery = batch.deliveries[index]
                 updates[delivery.pk] = outcome_values(
                     batch.destination, delivery, item, result, now
                 )
+        log_attempts(batch, sent)
         first_started = min(item.exchange.started_at for item in sent)
         reached = apply_updates(batch, updates, first_started)
+        release(batch, released)
         count_outcomes(batch, reached, updates, now)
-        update_state(batch, [result for item in sent for result in item.results], now)
+        breaker.update_state(batch, sent, now)
         transaction.on_commit(lambda: count_batch(batch, sent, updates))
 
 
@@ -90,11 +122,17 @@ def count_batch(batch: Batch, sent: list[Sent], updates: dict[int, dict[str, Any
     metrics.observe_attempts(name, durations)
 
 
-def log_attempt(batch: Batch, item: Sent) -> None:
-    attempt = DeliveryAttempt.objects.create(
-        destination=batch.destination,
-        mapping=batch.mapping,
-        **attempt_record(item, batch.config.secret_values),
+def log_attempts(batch: Batch, sent: list[Sent]) -> None:
+    """Every request of the claim and its links, in two INSERTs whatever their number."""
+    attempts = DeliveryAttempt.objects.bulk_create(
+        [
+            DeliveryAttempt(
+                destination=batch.destination,
+                mapping=batch.mapping,
+                **attempt_record(item, batch.config.secret_values),
+            )
+            for item in sent
+        ]
     )
     AttemptLink.objects.bulk_create(
         [
@@ -103,8 +141,24 @@ def log_attempt(batch: Batch, item: Sent) -> None:
                 delivery=batch.deliveries[i],
                 started_at=attempt.started_at,
             )
+            for attempt, item in zip(attempts, sent, strict=True)
             for i in item.request.items
         ]
+    )
+
+
+def release(batch: Batch, released: list[int]) -> None:
+    """Deliveries never sent go back in line as they were, with no attempt counted."""
+    if not released:
+        return
+    rows = [batch.deliveries[index] for index in released]
+    Delivery.objects.of(rows).filter(claim=batch.claim).update(
+        status=Case(
+            When(attempts=0, then=Value(Delivery.Status.PENDING)),
+            default=Value(Delivery.Status.RETRYING),
+        ),
+        claim=None,
+        lease_expires_at=None,
     )
 
 
@@ -167,31 +221,3 @@ def delivered_originals(
         status=status, delivered_at=now, replay=False
     )
     return list(delivered.values_list("event_received_at", flat=True))
-
-
-def update_state(batch: Batch, results: list[ItemResult], now: datetime) -> None:
-    """The circuit breaker and the "failing since" banner (SPEC §5.6, §6)."""
-    state = DestinationState.objects.select_for_update().get(destination=batch.destination)
-    answered = any(result.outcome is not Outcome.RETRY for result in results)
-    if batch.probe:
-        state.probing = False
-    if batch.probe and answered:  # the destination is up again, whatever it thought of the item
-        state.paused_until = None
-    if any(result.outcome is Outcome.DELIVERED for result in results):
-        state.consecutive_failures = 0
-        state.paused_until = None
-        state.failing_since = None
-    failures = [result for result in results if result.outcome is not Outcome.DELIVERED]
-    if failures:
-        state.last_error_code = failures[0].code
-        state.last_error_message = failures[0].message
-        state.last_error_at = now
-    # A refused payload is the event's problem; these are the destination's.
-    if any(r.outcome is Outcome.RETRY or r.code == "INVALID_AUTHENTICATION" for r in failures):
-        state.failing_since = state.failing_since or now
-    if failures and all(result.outcome is Outcome.RETRY for result in results):
-        state.consecutive_failures += 1
-        cooldown = timedelta(seconds=batch.destination.breaker_cooldown_seconds)
-        if batch.probe or state.consecutive_failures >= batch.destination.breaker_threshold:
-            state.paused_until = now + cooldown
-    state.save()

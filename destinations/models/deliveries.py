@@ -95,8 +95,10 @@ class Delivery(models.Model):
             ),
         ]
         indexes = [
+            # In the claim's order to the last column, so that a claim reads the first N
+            # entries of each partition and stops, whatever the backlog (batching.py).
             models.Index(
-                fields=["mapping", "next_attempt_at"],
+                fields=["mapping", "next_attempt_at", "id"],
                 name="delivery_due",
                 condition=models.Q(status__in=["pending", "retrying"]),
             ),

@@ -20,6 +20,9 @@ def short_timeouts(settings):
     settings.DESTINATION_CONNECT_TIMEOUT = 2
     settings.DESTINATION_READ_TIMEOUT = 5
     settings.DISPATCH_RUN_SECONDS = 20
+    # One request per claim, so that these tests see the per-request rules (the cap, the
+    # breaker, leases) one request at a time; test_claims_of_several_requests.py covers more.
+    settings.CLAIM_MAX_DELIVERIES = 1
 
 
 @pytest.fixture

@@ -1,0 +1,75 @@
+"""The claim costs O(batch), not O(backlog) (destinations/delivery/batching.py): on a million
+due deliveries over five partitions, without statistics (autovacuum has not run), the due query
+is a Merge Append of index scans that read about a batch of entries and stop; no Sort."""
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from destinations.delivery.batching import claim_batch
+from infra import partitions
+
+BACKLOG = 1_000_000
+BATCH = 100
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the plan is PostgreSQL's (partitions)"
+)
+
+# A million rows in one statement: one due delivery every 0.3 s over the last 3.5 days, and
+# a tenth of them retrying, not due for an hour (they sit at the end of the index's order).
+BACKLOG_SQL = """
+INSERT INTO destinations_delivery (event_id, mapping_id, destination_id, status, payload,
+    payload_bytes, attempts, created_at, next_attempt_at, replay, event_received_at, part,
+    error_code, error_message)
+SELECT i, %(mapping)s, %(destination)s,
+       CASE WHEN i %% 10 = 0 THEN 'retrying' ELSE 'pending' END, '{"n": 1}'::jsonb, 8,
+       CASE WHEN i %% 10 = 0 THEN 1 ELSE 0 END, at,
+       CASE WHEN i %% 10 = 0 THEN %(now)s + interval '1 hour' ELSE at END, false, at, 0, '', ''
+FROM (SELECT i, %(now)s - i * interval '0.3 s' AS at FROM generate_series(1, %(rows)s) AS i) AS g
+"""
+
+
+@pytest.fixture
+def backlog(billing, mapping):
+    now = timezone.now()
+    partitions.ensure_partitions(now - timedelta(days=4), now + timedelta(days=1))
+    params = {"mapping": mapping.pk, "destination": billing.pk, "now": now, "rows": BACKLOG}
+    with connection.cursor() as cursor:
+        cursor.execute(BACKLOG_SQL, params)
+    return mapping
+
+
+def plan_of(sql: str) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+        [explained] = cursor.fetchone()
+    return (orjson.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+
+
+def nodes(plan: dict) -> list[dict]:
+    return [plan, *[node for child in plan.get("Plans", []) for node in nodes(child)]]
+
+
+def test_a_claim_reads_a_batch_of_index_entries_whatever_the_backlog_oldest_first(backlog):
+    with CaptureQueriesContext(connection) as queries:
+        batch = claim_batch(backlog.pk)
+    [claim] = [q["sql"] for q in queries if "SKIP LOCKED" in q["sql"]]
+
+    plan = nodes(plan_of(claim))
+
+    types = {node["Node Type"] for node in plan}
+    assert "Sort" not in types and "Incremental Sort" not in types
+    assert "Merge Append" in types
+    scans = [node for node in plan if "Scan" in node["Node Type"]]
+    assert len({node["Relation Name"] for node in scans}) >= 5
+    assert all(node["Node Type"] == "Index Scan" for node in scans)
+    # The claimed rows are locked now, so the scans step over them to the next batch.
+    assert BATCH <= sum(node["Actual Rows"] for node in scans) <= BATCH + len(scans)
+    due = [(d.next_attempt_at, d.pk) for d in batch.deliveries]
+    assert len(due) == BATCH and due == sorted(due)
+    assert all(d.attempts == 0 for d in batch.deliveries)  # not the retries waiting an hour
