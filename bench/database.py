@@ -127,3 +127,90 @@ def fetch_latencies(row: tuple) -> tuple[int, tuple[float, float, float], float]
         nothing = float("nan")
         return 0, (nothing, nothing, nothing), nothing
     return count, tuple(float(value) for value in percentiles), float(longest)
+
+
+# The capacity search's judge: an event of the window still undelivered counts as slower than
+# any delivered one (Infinity), not as absent.
+WINDOW_LATENCY_SQL = """
+SELECT count(*), count(d.delivered_at),
+       percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY coalesce(
+           extract(epoch FROM d.delivered_at - e.received_at)::float8, 'Infinity'))
+FROM ingest_event e
+LEFT JOIN destinations_delivery d ON d.event_id = e.id AND d.status = 'delivered'
+WHERE e.source_id = %s AND e.received_at >= %s AND e.received_at < %s
+"""
+DESTINATION_DELIVERED_BETWEEN_SQL = """
+SELECT count(*) FROM destinations_delivery
+WHERE destination_id = %s AND status = 'delivered' AND delivered_at >= %s AND delivered_at < %s
+"""
+DELIVERED_THIRDS_SQL = """
+SELECT count(*), min(delivered_at), max(delivered_at),
+       percentile_disc(ARRAY[1 / 3.0, 2 / 3.0]::float8[]) WITHIN GROUP (ORDER BY delivered_at)
+FROM destinations_delivery WHERE destination_id = %s AND status = 'delivered'
+"""
+DELIVERED_UP_TO_SQL = """
+SELECT count(*) FILTER (WHERE delivered_at <= %s), count(*) FILTER (WHERE delivered_at >= %s)
+FROM destinations_delivery WHERE destination_id = %s AND status = 'delivered'
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The events received in a window: how many, how many delivered, their latency with
+    the undelivered ones as infinitely late."""
+
+    events: int
+    delivered: int
+    p50_s: float
+    p95_s: float
+
+
+def window_latency(source_id: int, start: datetime, end: datetime) -> Window:
+    with connection.cursor() as cursor:
+        cursor.execute(WINDOW_LATENCY_SQL, [source_id, start, end])
+        events, delivered, percentiles = cursor.fetchone()
+    p50, p95 = percentiles or (float("nan"), float("nan"))
+    return Window(events, delivered, float(p50), float(p95))
+
+
+def delivered_between(destination_id: int, start: datetime, end: datetime) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(DESTINATION_DELIVERED_BETWEEN_SQL, [destination_id, start, end])
+        return cursor.fetchone()[0]
+
+
+@dataclass(frozen=True)
+class Thirds:
+    """A destination's deliveries by delivered_at: the first, the last, the moments a third
+    and two thirds of them were in, and how many were in by the first / after the second."""
+
+    delivered: int
+    first: datetime | None
+    last: datetime | None
+    one_third: datetime | None
+    two_thirds: datetime | None
+    first_third: int
+    last_third: int
+
+
+def delivered_thirds(destination_id: int) -> Thirds:
+    with connection.cursor() as cursor:
+        cursor.execute(DELIVERED_THIRDS_SQL, [destination_id])
+        delivered, first, last, marks = cursor.fetchone()
+        if not delivered:
+            return Thirds(0, None, None, None, None, 0, 0)
+        one_third, two_thirds = marks
+        cursor.execute(DELIVERED_UP_TO_SQL, [one_third, two_thirds, destination_id])
+        first_third, last_third = cursor.fetchone()
+    return Thirds(delivered, first, last, one_third, two_thirds, first_third, last_third)
+
+
+def forget_backlog() -> int:
+    """Without emptying the tables (make bench-scale's full database): every unrouted event
+    counts as routed and every destination is disabled, so that no earlier phase's backlog
+    is worked on from now; returns how many events were unrouted."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ingest_event SET routed_at = received_at WHERE routed_at IS NULL")
+        unrouted = cursor.rowcount
+        cursor.execute("UPDATE destinations_destination SET enabled = false WHERE enabled")
+    return unrouted

@@ -27,11 +27,19 @@ def create_sources() -> Sources:
     )
 
 
-def create_sink_destination(sink_url: str, source: Source, name: str = "bench sink") -> Destination:
-    """Metronome's preset mapping (track events, batches of 100), sent to the local sink."""
-    return create_destination(
+def create_sink_destination(
+    sink_url: str, source: Source, name: str = "bench sink", batch_size: int | None = None
+) -> Destination:
+    """Metronome's preset mapping (track events, batches of 100, or of `batch_size`), sent to
+    the local sink."""
+    destination = create_destination(
         "metronome", name, {"base_url": sink_url}, {"api_token": "bench"}, [source]
     )
+    if batch_size is not None:
+        for mapping in destination.mappings.all():
+            mapping.batch_size = batch_size
+            mapping.save()  # validates: Metronome takes 1 to 100
+    return destination
 
 
 def attach_transformation(destination: Destination, name: str = "bench: rename coupon") -> str:

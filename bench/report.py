@@ -88,6 +88,16 @@ ROWS = (
     Row("table source: second run, nothing changed", "table_source_unchanged_rows_per_s", "rows/s"),
     Row("table source: RSS at 10 % of the rows", "table_source_rss_at_10pct_mb", "MB"),
     Row("table source: RSS at 100 % of the rows", "table_source_rss_at_100pct_mb", "MB"),
+    # One destination, keeping up (>= 99 % delivered, p95 <= 2 s): bench/delivery.py.
+    Row("delivery capacity, batches of 100", "delivery_capacity_eps_batch100", "events/s"),
+    Row("delivery capacity, batch size 1", "delivery_capacity_eps_batch1", "events/s"),
+    # A backlog built with the worker stopped, then delivered: bench/drain.py.
+    Row("backlog drain: ingest, worker stopped", "drain_ingest_eps", "events/s"),
+    Row("backlog drain: total", "drain_seconds", "s"),
+    Row("backlog drain: overall", "drain_eps", "events/s"),
+    Row("backlog drain: large backlog (first third)", "drain_eps_large_backlog", "events/s"),
+    Row("backlog drain: small backlog (last third)", "drain_eps_small_backlog", "events/s"),
+    Row("backlog drain: large / small", "drain_ratio_large_to_small", "ratio"),
 )
 
 
@@ -170,7 +180,8 @@ def table(results: dict[str, Any], rows: tuple[Row, ...] | list[Row] = ROWS) -> 
     header = ("metric", "measured", "SPEC §9", "issue 7", "issue 20", "")
     lines = [header]
     for row in rows:
-        value = float(results.get(row.key, float("nan")))
+        value = results.get(row.key)
+        value = float("nan") if value is None else float(value)  # None: not measured
         bars = [bar_cell(bar, row) for bar in (row.target, row.acceptance, row.issue_20)]
         lines.append((row.label, format_value(value, row.unit), *bars, row.verdict(value)))
     return render(lines)
@@ -197,6 +208,35 @@ def notes(results: dict[str, Any]) -> list[str]:
             f"end to end: through the destination transformation {name!r}, every event kept"
             if name
             else "end to end: without a transformation"
+        )
+    return lines + delivery_notes(results)
+
+
+def delivery_notes(results: dict[str, Any]) -> list[str]:
+    """What the capacity search and the drain ran through, and when they fell short."""
+    lines = []
+    if capacity := results.get("delivery_capacity"):
+        criteria = capacity["criteria"]
+        lines.append(
+            f"delivery capacity: one destination (the local sink), through a destination "
+            f"transformation; the highest offered rate with delivered >= "
+            f"{criteria['min_ratio']:.0%} of it and p95 <= {criteria['max_p95_s']:g} s, "
+            f"each step a {capacity['search']['step_seconds']:g} s soak from a clean start"
+        )
+        for key, found in capacity.items():
+            size = key.removeprefix("batch")
+            if key.startswith("batch") and found["capped"]:
+                lines.append(f"delivery capacity, batch size {size}: at least that (the ceiling)")
+            elif key.startswith("batch") and found["capacity_eps"] is None:
+                lowest = capacity["search"]["min_eps"]
+                lines.append(f"delivery capacity, batch size {size}: below {lowest:,} events/s")
+    if drain := results.get("drain"):
+        ingest = drain["ingest"]
+        lines.append(
+            f"backlog drain: {drain['events']:,} events in {ingest['seconds']:g} s with the "
+            f"worker stopped, then delivered to the sink in batches of {drain['batch_size']}, "
+            f"without a transformation; the web tier idle"
+            + ("" if drain["complete"] else f"; NOT all delivered ({drain['delivered']:,})")
         )
     return lines
 

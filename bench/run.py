@@ -1,18 +1,23 @@
-"""`make bench`: SPEC §9's benchmarks in one go, on this machine, in under ten minutes.
+"""`make bench`: SPEC §9's benchmarks in one go, on this machine, in 20 to 30 minutes.
 
 On a database of its own (created fresh, migrated) and a Redis database of its own, it starts
 the production web server (gunicorn with project/gunicorn.conf.py, the bare ceiling view
 mounted beside the API), measures the ceiling, /v1/track and /v1/batch with wrk, and the
 engines, a transformation and a table source (a warehouse table's rows as events) in this
 process, then starts a Celery worker and beat, as production runs them, and a local HTTP sink,
-and soaks the whole path, through a destination transformation, at a fixed rate. It prints
-one table and writes bench/results/latest.json; whatever it started is stopped at the end, on
-Ctrl-C and on errors too. Logs: var/bench/.
+and soaks the whole path, through a destination transformation, at a fixed rate. Then one
+destination's delivery capacity, searched over offered rates for batches of 100 and of 1
+(bench/delivery.py), and how fast a backlog built with the worker stopped drains
+(bench/drain.py). It prints one table and writes bench/results/latest.json; whatever it
+started is stopped at the end, on Ctrl-C and on errors too. Logs: var/bench/.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wrk round),
 BENCH_SOAK_SECONDS, BENCH_E2E_EPS, BENCH_TABLE_ROWS (the table source's rows, default
-1,000,000); the servers read WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY as in
-production.
+1,000,000), BENCH_ONLY (a comma-separated list of the sections to run, of ingest, engines,
+transformation, table, e2e, capacity and drain; "delivery" is the last two; default all), the
+capacity search's BENCH_CAPACITY* (bench/delivery.py) and the drain's BENCH_DRAIN*
+(bench/drain.py); the servers read WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY
+as in production.
 """
 
 import os
@@ -32,11 +37,13 @@ from typing import Any  # noqa: E402
 import redis  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench import database, endtoend, report, tracking, wrk  # noqa: E402
+from bench import database, delivery, drain, endtoend, report, tracking, wrk  # noqa: E402
 from bench.processes import Supervisor, free_port, interrupt_on_signals, wait_for_http  # noqa: E402
 
 RUN_DIR = BASE_DIR / "var" / "bench"
 GUNICORN_CONF = BASE_DIR / "project" / "gunicorn.conf.py"
+SECTIONS = ("ingest", "engines", "transformation", "table", "e2e", "capacity", "drain")
+DRAIN_EVENTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,9 @@ class Plan:
     redis_url: str
     loads: tracking.Loads
     soak: endtoend.Soak
+    capacity: delivery.Search
+    drain: drain.Drain
+    sections: frozenset[str]
 
     @classmethod
     def from_env(cls) -> "Plan":
@@ -71,7 +81,19 @@ class Plan:
                 seconds=soak_seconds,
                 warmup_seconds=min(30.0, soak_seconds / 4),
             ),
+            capacity=delivery.Search.from_env(),
+            drain=drain.Drain.from_env(DRAIN_EVENTS),
+            sections=sections_from_env(),
         )
+
+
+def sections_from_env() -> frozenset[str]:
+    names = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",")} - {""}
+    if "delivery" in names:
+        names = names - {"delivery"} | {"capacity", "drain"}
+    if unknown := names - set(SECTIONS):
+        raise SystemExit(f"BENCH_ONLY: unknown sections {sorted(unknown)}; known: {SECTIONS}")
+    return frozenset(names or SECTIONS)
 
 
 def child_environment(plan: Plan) -> dict[str, str]:
@@ -115,27 +137,67 @@ def main() -> int:
     print(report.table(results))
     for note in report.notes(results):
         print(note)
+    if steps := delivery.steps_table(results):
+        print()
+        print(steps)
     print()
     print(report.describe(results["machine"]))
-    print(f"load generators: {results['load_generator']}; {results['e2e_load_generator']}")
+    print(f"load generators: {'; '.join(load_generators(results)) or 'none'}")
     print(f"results: {report.write(results)}; logs: {RUN_DIR}")
     return 0
+
+
+def load_generators(results: dict[str, Any]) -> list[str]:
+    """Each section's load generator, once (the soak and the capacity search share theirs)."""
+    keys = ("load_generator", "e2e_load_generator", "capacity_load_generator")
+    names = [results.get(key) for key in (*keys, "drain_load_generator")]
+    return list(dict.fromkeys(name for name in names if name))
 
 
 def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, Any]:
     web_url, sources = start(supervisor, plan.database_url, plan.redis_url, env)
     results: dict[str, Any] = {"machine": machine(env)}
-    results |= tracking.run_all(supervisor, web_url, sources, plan.loads)
-    step("engines", "trigger + mapping in this process, one core")
-    results |= engines()
-    step("transformation", "rename a property, drop bots, in this process, one core")
-    results |= transformations()
-    results |= table_source(plan)
-    soak = f"{plan.soak.events_per_second:,} events/s for {plan.soak.seconds:g} s"
-    step("end to end", f"{soak}, through a destination transformation")
-    results |= endtoend.run(supervisor, plan.soak, env, RUN_DIR, web_url, sources.e2e)
+    sections = plan.sections
+    if "ingest" in sections:
+        results |= tracking.run_all(supervisor, web_url, sources, plan.loads)
+    if "engines" in sections:
+        step("engines", "trigger + mapping in this process, one core")
+        results |= engines()
+    if "transformation" in sections:
+        step("transformation", "rename a property, drop bots, in this process, one core")
+        results |= transformations()
+    if "table" in sections:
+        results |= table_source(plan)
+    if "e2e" in sections:
+        soak = f"{plan.soak.events_per_second:,} events/s for {plan.soak.seconds:g} s"
+        step("end to end", f"{soak}, through a destination transformation")
+        results |= endtoend.run(supervisor, plan.soak, env, RUN_DIR, web_url, sources.e2e)
+    stage = delivery.Stage(supervisor, env, RUN_DIR, web_url)
+    if "capacity" in sections:
+        results |= delivery_capacity(stage, plan.capacity)
+    if "drain" in sections:
+        results |= backlog_drain(stage, plan.drain)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return results
+
+
+def delivery_capacity(stage: delivery.Stage, search: delivery.Search) -> dict[str, Any]:
+    if not search.enabled:
+        return {}
+    sizes = " and ".join(str(size) for size in search.batch_sizes)
+    step(
+        "delivery capacity",
+        f"batch sizes {sizes}, {search.step_seconds:g} s a step from "
+        f"{search.start_eps:,} events/s, through a destination transformation",
+    )
+    return delivery.run(stage, search)
+
+
+def backlog_drain(stage: delivery.Stage, plan: drain.Drain) -> dict[str, Any]:
+    if not plan.enabled:
+        return {}
+    step("backlog drain", f"{plan.events:,} events with the worker stopped, then delivered")
+    return drain.run(stage, plan)
 
 
 def start(

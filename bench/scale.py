@@ -5,14 +5,18 @@ and /v1/track with make bench's harness on the empty database; then preloads BEN
 events over the retention period (bench/preload.py: pure SQL, with a delivery each, an attempt
 per batch of 100 and their links, plus at least one whole day past retention), runs the
 retention job once on it, and measures again: ingest, end to end at 1,000 events/s, the
-delivery log through the admin, table sizes. It prints a table and writes
+delivery log through the admin, table sizes; then, on the full database, one destination's
+delivery capacity (bench/delivery.py: the event tables are kept, each step's backlog marked
+routed and its destination disabled instead) and a backlog of BENCH_DRAIN_EVENTS events
+drained (bench/drain.py, default 1,000,000). It prints a table and writes
 bench/results/scale.json; whatever it started is stopped at the end, on Ctrl-C and on errors
 too. Logs: var/bench-scale/.
 
 Knobs (environment): BENCH_SCALE_EVENTS (events kept by retention, default 5,000,000),
 BENCH_SCALE_DATABASE_URL, BENCH_SCALE_REDIS_URL, BENCH_SCALE_SOAK_SECONDS (default 90),
-BENCH_SCALE_ROUNDS (wrk rounds per endpoint, default make bench's), and make bench's
-BENCH_SECONDS and BENCH_E2E_EPS.
+BENCH_SCALE_ROUNDS (wrk rounds per endpoint, default make bench's), make bench's
+BENCH_SECONDS and BENCH_E2E_EPS, the capacity search's BENCH_CAPACITY* and the drain's
+BENCH_DRAIN*.
 """
 
 import os
@@ -32,7 +36,17 @@ from typing import Any  # noqa: E402
 
 import redis  # noqa: E402
 
-from bench import database, endtoend, preload, report, scale_measure, tracking, wrk  # noqa: E402
+from bench import (  # noqa: E402
+    database,
+    delivery,
+    drain,
+    endtoend,
+    preload,
+    report,
+    scale_measure,
+    tracking,
+    wrk,
+)
 from bench import run as bench  # noqa: E402
 from bench.processes import Supervisor, interrupt_on_signals  # noqa: E402
 
@@ -40,6 +54,7 @@ RUN_DIR = BASE_DIR / "var" / "bench-scale"
 # Nothing listens there: the preloaded deliveries' destination is never to be reached (its
 # retrying deliveries fall due hours after the run).
 PRELOAD_DESTINATION_URL = "http://127.0.0.1:9"
+DRAIN_EVENTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,8 @@ class Plan:
     soak: endtoend.Soak
     events: int
     rounds: int
+    capacity: delivery.Search
+    drain: drain.Drain
 
     @classmethod
     def from_env(cls) -> "Plan":
@@ -70,6 +87,8 @@ class Plan:
             ),
             events=int(os.environ.get("BENCH_SCALE_EVENTS", "5000000")),
             rounds=int(os.environ.get("BENCH_SCALE_ROUNDS", str(tracking.ROUNDS))),
+            capacity=base.capacity,
+            drain=drain.Drain.from_env(DRAIN_EVENTS),
         )
 
 
@@ -103,6 +122,11 @@ def main() -> int:
     results["bench_seconds"] = round(time.monotonic() - started)
     print()
     print(scale_measure.table(results))
+    for note in report.delivery_notes(results):
+        print(note)
+    if steps := delivery.steps_table(results):
+        print()
+        print(steps)
     print()
     print(scale_measure.sizes_table(results["table_sizes"]))
     print()
@@ -135,6 +159,12 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str], results: dict[s
     results |= scale_measure.retire(rows)
     clock.lap("retention")
     results |= measure_full(supervisor, plan, env, web_url, loaded, clock)
+    # Last: each capacity step and the drain disable the destinations before them.
+    stage = delivery.Stage(supervisor, env, RUN_DIR, web_url, truncate=False)
+    results |= bench.delivery_capacity(stage, plan.capacity)
+    clock.lap("delivery_capacity")
+    results |= bench.backlog_drain(stage, plan.drain)
+    clock.lap("backlog_drain")
     results |= derived(results)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
 

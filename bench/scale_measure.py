@@ -196,6 +196,14 @@ SINGLE_ROWS = (
     ("preloaded events", "preloaded_events", "events"),
     ("bytes per event (all four tables)", "bytes_per_event", "B"),
     ("dedup window", "dedup_window_hours", "h"),
+    ("delivery capacity, batches of 100", "delivery_capacity_eps_batch100", "events/s"),
+    ("delivery capacity, batch size 1", "delivery_capacity_eps_batch1", "events/s"),
+    ("backlog drain: ingest, worker stopped", "drain_ingest_eps", "events/s"),
+    ("backlog drain: total", "drain_seconds", "s"),
+    ("backlog drain: overall", "drain_eps", "events/s"),
+    ("backlog drain: large backlog (first third)", "drain_eps_large_backlog", "events/s"),
+    ("backlog drain: small backlog (last third)", "drain_eps_small_backlog", "events/s"),
+    ("backlog drain: large / small", "drain_ratio_large_to_small", "ratio"),
 )
 
 
