@@ -32,6 +32,7 @@ EVENTS = "switchyard:metrics:events"
 DELIVERIES = "switchyard:metrics:deliveries"
 ATTEMPTS = "switchyard:metrics:attempts"
 TRANSFORMATIONS = "switchyard:metrics:transformations"
+ROUTER = "switchyard:metrics:router"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 CELERY_QUEUE = "celery"
 SEPARATOR = "\x1f"  # unit separator: cannot appear in a source or destination name typed in
@@ -89,6 +90,12 @@ def count_transformation_failures(counts: Counter[tuple[str, str]]) -> None:
     _add(TRANSFORMATIONS, {key(name, code): n for (name, code), n in counts.items()})
 
 
+def count_router_errors(counts: dict[str, int]) -> None:
+    """What the router failed on: an event (failed alone, ROUTING_ERROR), a chunk (routed
+    again in halves), an event dropped (not even its failure could be written)."""
+    _add(ROUTER, counts)
+
+
 def observe_attempts(destination: str, durations: list[float]) -> None:
     increments: Counter[str] = Counter()
     for seconds in durations:
@@ -125,10 +132,12 @@ class SwitchyardCollector:
     """Builds every metric family at scrape time."""
 
     def collect(self) -> Iterator[Metric]:
-        counts = {name: _read(name) for name in (EVENTS, DELIVERIES, ATTEMPTS, TRANSFORMATIONS)}
+        hashes = (EVENTS, DELIVERIES, ATTEMPTS, TRANSFORMATIONS, ROUTER)
+        counts = {name: _read(name) for name in hashes}
         yield from event_metrics(counts[EVENTS])
         yield delivery_counter(counts[DELIVERIES])
         yield transformation_counter(counts[TRANSFORMATIONS])
+        yield router_counter(counts[ROUTER])
         yield from waiting_gauges()
         yield attempt_histogram(counts[ATTEMPTS])
 
@@ -179,6 +188,18 @@ def transformation_counter(counts: dict[tuple[str, ...], float]) -> Metric:
     )
     for (name, code), value in sorted(counts.items()):
         family.add_metric([name, code], value)
+    return family
+
+
+def router_counter(counts: dict[tuple[str, ...], float]) -> Metric:
+    family = CounterMetricFamily(
+        "switchyard_router_errors",
+        "What the router failed on: event (failed alone with ROUTING_ERROR), chunk (routed "
+        "again in halves), dropped (marked routed with nothing: see the log).",
+        labels=["kind"],
+    )
+    for (kind,), value in sorted(counts.items()):
+        family.add_metric([kind], value)
     return family
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from ..delivery.attempts import redact_headers
+from ..delivery.routing import ROUTING_ERROR
 from ..delivery.transport import INVALID_REQUEST, PRIVATE_ADDRESS, status_code_name
 from ..models import Delivery, DeliveryAttempt, Destination, DestinationState, Mapping
 
@@ -65,6 +66,7 @@ KNOWN_ERROR_CODES = (
     "UNEXPECTED_REDIRECT",
     "MAPPING_INVALID",
     "MAPPING_FAILED",
+    ROUTING_ERROR,
     "PAYLOAD_VALIDATION_FAILED",
     *(
         f"TRANSFORMATION_{kind}"

@@ -23,6 +23,7 @@ from .forms import CODE_ATTRS, SampleEventForm
 
 RECENT_EVENTS = 20
 PAYLOADS = "ingest.view_payloads"
+EDIT_CODE = "destinations.edit_code"
 TEMPLATE = "admin/destinations/transformation/try.html"
 # The sandbox's messages end with the author's line: "SyntaxError: ... (line 3)".
 LINE_AT_END = re.compile(r"\(line (\d+)\)$")
@@ -133,6 +134,8 @@ def trial_view(
         trial_form = TrialForm(request.POST)
         event_form = sample_event_form(request, source_id, data=request.POST)
     shown = None
+    if trial_form.is_bound and trial_form.is_valid():
+        refuse_unsaved_code(request, transformation, trial_form)
     if trial_form.is_bound and all([trial_form.is_valid(), event_form.is_valid()]):
         chosen = trial_form.cleaned_data
         event = event_form.chosen_event
@@ -148,6 +151,21 @@ def trial_view(
         "can_list_events": request.user.has_perm(PAYLOADS),
     }
     return TemplateResponse(request, TEMPLATE, context)
+
+
+def refuse_unsaved_code(
+    request: HttpRequest, transformation: Transformation, trial_form: "TrialForm"
+) -> None:
+    """Running code is writing code: without `edit_code`, only a saved version of this
+    transformation may run here (the web process is no place for anyone's script)."""
+    if request.user.has_perm(EDIT_CODE):
+        return
+    if not transformation.versions.filter(code=trial_form.cleaned_data["code"]).exists():
+        trial_form.add_error(
+            "code",
+            "Only a saved version of this transformation can be tried without the permission "
+            "to write code.",
+        )
 
 
 def starting_values(request: HttpRequest, transformation: Transformation) -> dict[str, Any]:

@@ -9,6 +9,7 @@ destination's triggers and mappings see it (delivery/transforming.py); a transfo
 drop it, or fan it out into parts, each a delivery of its own.
 """
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
+from infra import metrics
 from infra.bulk import insert_rows
 from infra.tallies import add_counts, hour_of
 from ingest.models import Event, Source
@@ -40,7 +42,11 @@ from .transforming import (
     source_chains,
 )
 
+log = logging.getLogger(__name__)
+
 CHUNK = 500
+ROUTING_ERROR = "ROUTING_ERROR"
+MESSAGE_LENGTH = 1000
 # How long a router trusts the mappings and transformations it read: under a load it cannot
 # leave, a change must still reach it.
 TABLE_SECONDS = 5.0
@@ -119,9 +125,42 @@ def route_new_events() -> int:
             events = claim_unrouted_events()
             if not events:
                 return routed
-            mapping_ids = route_events(events, table, timezone.now())
+            mapping_ids = route_in_halves(events, table, timezone.now())
             transaction.on_commit(lambda ids=mapping_ids: doorbell.ring_dispatchers(ids))
         routed += len(events)
+
+
+def route_in_halves(events: list[Event], table: Table, now: datetime) -> set[int]:
+    """Route the chunk; if it fails whole (a bug of the router's own, or a row the database
+    refuses), route each half on its own, down to the one event that fails, which is given
+    up on visibly (`give_up`). So no chunk is ever claimed again and again for the same
+    failure, and the events beside a bad one are routed."""
+    try:
+        with transaction.atomic():
+            return route_events(events, table, now)
+    except Exception as error:
+        log.exception("routing %d events failed; routing them in halves", len(events))
+        metrics.count_router_errors({"chunk": 1})
+        if len(events) == 1:
+            return give_up(events[0], table, now, error)
+    half = len(events) // 2
+    return route_in_halves(events[:half], table, now) | route_in_halves(events[half:], table, now)
+
+
+def give_up(event: Event, table: Table, now: datetime, error: Exception) -> set[int]:
+    """An event that cannot be routed even alone: a failed delivery per mapping its source
+    feeds, saying why (to be replayed once fixed); if even those cannot be written, the event
+    is marked routed with nothing, and the log and /metrics say so."""
+    try:
+        with transaction.atomic():
+            failed = [routing_failed(event, route, now, error) for route in routes_of(event, table)]
+            insert_deliveries(failed, ignore_conflicts=True)
+            mark_routed([event], now)
+    except Exception:
+        log.exception("event %s could not be routed nor failed; it is marked routed", event.pk)
+        metrics.count_router_errors({"dropped": 1})
+        mark_routed([event], now)
+    return set()
 
 
 def routing_table() -> Table:
@@ -170,23 +209,18 @@ def claim_unrouted_events() -> list[Event]:
 
 def route_events(events: list[Event], table: Table, now: datetime) -> set[int]:
     """Create the deliveries of these events and mark them routed; returns the mapping ids
-    that received deliveries."""
+    that received deliveries. An exception in one event's path fails that event alone."""
     deliveries: list[Delivery] = []
     filtered: Counter[tuple[int, datetime, str]] = Counter()
     failed: dict[tuple[int, int], Failure] = {}
-    hour = hour_of(now)
     for event in events:
-        legs = table.legs.get(event.source_id, ())
-        at_source = table.at_source(event) if legs else None
-        for leg in legs:
-            transformed = run_chain(leg.chain, at_source, leg.metadata)
-            if failure := transformed.failure:
-                failed[(event.pk, failure.version_id)] = failure
-            for route, outcome in route_leg(event, transformed, leg.routes):
-                if isinstance(outcome, str):
-                    filtered[(route.mapping_id, hour, outcome)] += 1
-                else:
-                    deliveries.append(new_delivery(event, route, now, *outcome))
+        try:
+            made = route_event(event, table, now, filtered, failed)
+        except Exception as error:
+            log.warning("event %s failed routing: %r", event.pk, error, exc_info=True)
+            made = [routing_failed(event, route, now, error) for route in routes_of(event, table)]
+            metrics.count_router_errors({"event": 1})
+        deliveries += made
     insert_deliveries(deliveries, ignore_conflicts=True)
     mark_routed(events, now)
     # Last, so the transaction holds the tallies' rows, which other routers add to, briefly.
@@ -194,6 +228,47 @@ def route_events(events: list[Event], table: Table, now: datetime) -> set[int]:
     tallies.count_received(events)
     record_failures(failed, now)
     return {d.mapping_id for d in deliveries if d.status == Delivery.Status.PENDING}
+
+
+def route_event(
+    event: Event,
+    table: Table,
+    now: datetime,
+    filtered: Counter[tuple[int, datetime, str]],
+    failed: dict[tuple[int, int], Failure],
+) -> list[Delivery]:
+    """One event's deliveries; what it filtered and the transformations it failed are added to
+    `filtered` and `failed` only once the whole event has routed."""
+    made: list[Delivery] = []
+    skipped: Counter[tuple[int, datetime, str]] = Counter()
+    failures: dict[tuple[int, int], Failure] = {}
+    legs = table.legs.get(event.source_id, ())
+    at_source = table.at_source(event) if legs else None
+    for leg in legs:
+        transformed = run_chain(leg.chain, at_source, leg.metadata)
+        if failure := transformed.failure:
+            failures[(event.pk, failure.version_id)] = failure
+        for route, outcome in route_leg(event, transformed, leg.routes):
+            if isinstance(outcome, str):
+                skipped[(route.mapping_id, hour_of(now), outcome)] += 1
+            else:
+                made.append(new_delivery(event, route, now, *outcome))
+    filtered.update(skipped)
+    failed.update(failures)
+    return made
+
+
+def routes_of(event: Event, table: Table) -> list[Route]:
+    return [route for leg in table.legs.get(event.source_id, ()) for route in leg.routes]
+
+
+def routing_failed(event: Event, route: Route, now: datetime, error: Exception) -> Delivery:
+    """A failed delivery that says what stopped the event on its way to this mapping."""
+    delivery = empty_delivery(event, route, now)
+    delivery.status = Delivery.Status.FAILED
+    delivery.error_code = ROUTING_ERROR
+    delivery.error_message = f"{type(error).__name__}: {error}"[:MESSAGE_LENGTH]
+    return delivery
 
 
 def route_leg(event: Event, transformed: Transformed, routes: list[Route]):
@@ -252,18 +327,9 @@ def new_delivery(
     """A pending delivery with its mapped payload, or a failed one saying why there is none.
     `form` is the event as transformed (the event itself when None)."""
     form = form or Form(event.payload)
-    delivery = Delivery(
-        event_id=event.pk,
-        event_received_at=event.received_at,
-        mapping_id=route.mapping_id,
-        destination_id=route.destination_id,
-        created_at=now,
-        next_attempt_at=now,
-        part=form.part,
-        transformed_by=list((failure or form).transformed_by or ()) or None,
-        replay=replay or replay_of is not None,
-        replay_of=replay_of,
-    )
+    delivery = empty_delivery(event, route, now, replay_of, replay)
+    delivery.part = form.part
+    delivery.transformed_by = list((failure or form).transformed_by or ()) or None
     try:
         if failure:
             raise PayloadInvalid(failure.code, failure.message)
@@ -276,6 +342,21 @@ def new_delivery(
         return delivery
     delivery.payload_bytes = len(orjson.dumps(delivery.payload))
     return delivery
+
+
+def empty_delivery(
+    event: Event, route: Route, now: datetime, replay_of: Delivery | None = None, replay=False
+) -> Delivery:
+    return Delivery(
+        event_id=event.pk,
+        event_received_at=event.received_at,
+        mapping_id=route.mapping_id,
+        destination_id=route.destination_id,
+        created_at=now,
+        next_attempt_at=now,
+        replay=replay or replay_of is not None,
+        replay_of=replay_of,
+    )
 
 
 # What a new delivery sets; the other columns start empty (NULL).

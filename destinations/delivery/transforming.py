@@ -176,7 +176,10 @@ OVERRUNS = ("timeout", "memory")
 
 def limits() -> sandbox.Limits:
     return sandbox.Limits(
-        cpu_ms=settings.TRANSFORMATION_CPU_MS, memory_mb=settings.TRANSFORMATION_MEMORY_MB
+        cpu_ms=settings.TRANSFORMATION_CPU_MS,
+        memory_mb=settings.TRANSFORMATION_MEMORY_MB,
+        max_event_bytes=settings.INGEST_MAX_MESSAGE_BYTES,
+        max_output_bytes=settings.INGEST_MAX_BATCH_BYTES,
     )
 
 
@@ -203,17 +206,26 @@ def run_chain(chain: Chain, given: Transformed, metadata: str | dict[str, Any]) 
 def _run_step(step: Step, payloads: list[dict], metadata: str) -> list[dict]:
     script = SCRIPTS.get(step)
     results: list[dict] = []
+    size = 0
     for payload in payloads:
         BREAKER.check(step)
         try:
-            results.extend(script.transform(payload, metadata).events)
+            output = script.transform(payload, metadata)
         except sandbox.TransformFailed as failed:
             BREAKER.record(step, failed.kind in OVERRUNS)
             raise
         BREAKER.record(step, overran=False)
+        results.extend(output.events)
+        size += output.size
     if len(results) > script.limits.max_events:
         raise sandbox.TransformFailed(
             "result", f"the event became {len(results)} events; at most {script.limits.max_events}"
+        )
+    if size > script.limits.max_output_bytes:
+        raise sandbox.TransformFailed(
+            "result",
+            f"the event became {size:,} bytes of events; "
+            f"at most {script.limits.max_output_bytes:,}",
         )
     return results
 

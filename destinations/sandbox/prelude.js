@@ -9,7 +9,7 @@
   const show = (value) => {
     if (typeof value === "string") return value;
     try {
-      const text = JSON.stringify(value);
+      const text = json.stringify(value);
       return text === undefined ? String(value) : text;
     } catch (error) {
       return String(value);
@@ -25,4 +25,8 @@
   Object.defineProperty(globalThis, "console", {value: console});
   Object.defineProperty(globalThis, "log", {value: write, writable: true});
   Object.defineProperty(globalThis, "__switchyard_lines", {value: lines});
+  // The runner's own JSON, out of the author's reach (neither writable nor configurable).
+  const json = Object.freeze(
+    {parse: JSON.parse, stringify: JSON.stringify, isArray: Array.isArray});
+  Object.defineProperty(globalThis, "__switchyard_json", {value: json});
 })();

@@ -29,12 +29,18 @@ class Limits:
     load_ms: int = 1000
     # One event may become this many, at most.
     max_events: int = 1000
+    # What the events one event became may weigh, as JSON: each (the Tracking API's limit of a
+    # message) and all together (its limit of a batch), so that a script cannot fill the
+    # worker's memory with parts.
+    max_event_bytes: int = 32 * 1024
+    max_output_bytes: int = 500 * 1024
 
 
 @dataclass(frozen=True)
 class Output:
     events: list[dict[str, Any]]
     elapsed_ms: float
+    size: int  # bytes of the events' JSON
 
 
 STACK_BYTES = 1 << 20
@@ -91,15 +97,57 @@ class Script:
         event's); a caller with many events passes it as JSON text once made."""
         if not isinstance(metadata, str):
             metadata = _json(metadata)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             text = self._run(_json(event), metadata, event.get("messageId"), self.limits.max_events)
         except quickjs.JSException as error:
             raise self._failure(error) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
+        self._check_time((time.thread_time() - cpu_started) * 1000)
+        return Output(self._events(text), elapsed_ms, len(text))
+
+    def _check_time(self, cpu_ms: float) -> None:
+        """QuickJS interrupts JavaScript at its budget, but not a built-in it is inside (a
+        JSON.stringify of a large global runs to its end): this thread's CPU clock counts
+        that time too, and past the budget the event fails as the interrupt would fail it."""
+        if cpu_ms > self.limits.cpu_ms:
+            self._load()
+            limit = f"its time limit ({self.limits.cpu_ms} ms of CPU per event)"
+            raise TransformFailed("timeout", f"the transformation ran past {limit}")
+
+    def _events(self, text: Any) -> list[dict[str, Any]]:
+        """The runner's answer, checked here: the script can redefine anything the runner
+        uses (JSON, Array), so nothing it says is taken on trust."""
+        if not isinstance(text, str):
+            raise TransformFailed("result", "the transformation's answer is not JSON text")
         if text.startswith("!"):
             raise TransformFailed("result", text[1:])
-        return Output(orjson.loads(text), elapsed_ms)
+        if len(text) > self.limits.max_output_bytes:
+            raise TransformFailed(
+                "result",
+                f"the events it returned weigh {len(text):,} bytes; "
+                f"at most {self.limits.max_output_bytes:,} per event",
+            )
+        try:
+            events = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise TransformFailed("result", "the transformation's answer is not JSON") from None
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise TransformFailed("result", "the value transformEvent returned is not events")
+        if len(events) > self.limits.max_events:
+            raise TransformFailed(
+                "result",
+                f"transformEvent returned {len(events)} events; at most {self.limits.max_events}",
+            )
+        if len(text) > self.limits.max_event_bytes:  # else every event fits, and is not weighed
+            for event in events:
+                if (size := len(_json(event))) > self.limits.max_event_bytes:
+                    raise TransformFailed(
+                        "result",
+                        f"an event it returned weighs {size:,} bytes; at most "
+                        f"{self.limits.max_event_bytes:,}",
+                    )
+        return events
 
     @property
     def imported(self) -> list[str]:

@@ -135,3 +135,21 @@ def test_listing_another_sources_events_keeps_what_was_typed(editor, redact):
     assert stored.message_id in shown
     assert escape(typed) in shown and escape('"Renamed " + event.event') in shown
     assert 'id="trial-result"' not in shown
+
+
+def test_a_viewer_tries_only_saved_versions_and_runs_no_code_of_their_own(viewer, redact):
+    event = json.dumps(events.track(1))
+    own_code = "export function transformEvent(event) { while (true) {} }"
+
+    refused = run(viewer, redact, event=event, code=own_code)
+    saved = run(viewer, redact, event=event)
+
+    assert "Only a saved version of this transformation can be tried" in refused
+    assert 'id="trial-elapsed"' not in refused
+    assert 'id="trial-elapsed"' in saved
+
+
+def test_an_editor_without_the_right_to_write_code_runs_none_either(editor, redact):
+    refused = run(editor, redact, event=json.dumps(events.track(1)), code=RENAME)
+
+    assert "Only a saved version of this transformation can be tried" in refused
