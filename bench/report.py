@@ -70,6 +70,10 @@ ROWS = (
         "events/s",
         issue_20=20_000,
     ),
+    # Issue 28: one event in ten hostile, against the same stream clean (bench/poison.py).
+    Row("router: clean stream", "router_clean_eps", "events/s"),
+    Row("router: 10 % poison", "router_poisoned_eps", "events/s"),
+    Row("router: poisoned / clean", "router_poisoned_ratio", "ratio", 0.9, 0.9),
     Row("end to end: offered", "e2e_offered_eps", "events/s"),
     Row("end to end: delivered (sustained)", "e2e_throughput_eps", "events/s"),
     # Keeping up is delivering what was offered; the steady window's edges cost a few

@@ -14,7 +14,8 @@ started is stopped at the end, on Ctrl-C and on errors too. Logs: var/bench/.
 Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wrk round),
 BENCH_SOAK_SECONDS, BENCH_E2E_EPS, BENCH_TABLE_ROWS (the table source's rows, default
 1,000,000), BENCH_ONLY (a comma-separated list of the sections to run, of ingest, engines,
-transformation, table, e2e, capacity and drain; "delivery" is the last two; default all), the
+transformation, router, table, e2e, capacity and drain; "delivery" is the last two; default
+all), BENCH_POISON_EVENTS (bench/poison.py), the
 capacity search's BENCH_CAPACITY* (bench/delivery.py) and the drain's BENCH_DRAIN*
 (bench/drain.py); the servers read WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY
 as in production.
@@ -37,12 +38,12 @@ from typing import Any  # noqa: E402
 import redis  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench import database, delivery, drain, endtoend, report, tracking, wrk  # noqa: E402
+from bench import database, delivery, drain, endtoend, poison, report, tracking, wrk  # noqa: E402
 from bench.processes import Supervisor, free_port, interrupt_on_signals, wait_for_http  # noqa: E402
 
 RUN_DIR = BASE_DIR / "var" / "bench"
 GUNICORN_CONF = BASE_DIR / "project" / "gunicorn.conf.py"
-SECTIONS = ("ingest", "engines", "transformation", "table", "e2e", "capacity", "drain")
+SECTIONS = ("ingest", "engines", "transformation", "router", "table", "e2e", "capacity", "drain")
 DRAIN_EVENTS = 200_000
 
 
@@ -166,6 +167,9 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
     if "transformation" in sections:
         step("transformation", "rename a property, drop bots, in this process, one core")
         results |= transformations()
+    if "router" in sections:
+        step("router", "clean, then one event in ten hostile, in this process")
+        results |= poison.run()
     if "table" in sections:
         results |= table_source(plan)
     if "e2e" in sections:
