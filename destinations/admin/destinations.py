@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from ..integrations import KINDS, REGISTRY
 from ..models import Destination, DestinationTransformation, Mapping
-from ..services import add_preset_mappings
+from ..services import Unbound, add_preset_mappings, save_destination
 from .forms import destination_form
 from .health import destination_health
 from .preview import connection_verdict
@@ -158,7 +158,8 @@ class DestinationAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request: HttpRequest, obj: Destination, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        if unbound := save_destination(obj, form.typed_secrets):
+            messages.warning(request, secrets_cleared(unbound))
         if not change:
             for mapping in add_preset_mappings(obj):
                 messages.info(request, f"Added the preset mapping “{mapping.name}”.")
@@ -213,6 +214,14 @@ class DestinationAdmin(admin.ModelAdmin):
     @admin.action(description="Disable the selected destinations", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         self.message_user(request, f"Disabled {queryset.update(enabled=False)} destination(s).")
+
+
+def secrets_cleared(unbound: Unbound) -> str:
+    hosts = ", ".join(unbound.origins)
+    return (
+        f"The stored secrets were cleared because the destination now sends to {hosts}; "
+        "type them again."
+    )
 
 
 def badge(status: str, text: str) -> str:

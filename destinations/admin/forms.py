@@ -17,9 +17,13 @@ from .. import triggers
 from ..integrations import get_kind
 from ..integrations.base import Action, Kind, Setting
 from ..models import Destination, Mapping
-from ..services import merge_secrets
+from ..services import HOST_SETTINGS, merge_secrets
 
 SECRET_KEPT_HELP = f"Stored encrypted ({MASK}); leave empty to keep it, type to replace it."
+HOST_CHANGE_HELP = (
+    "Another scheme, host or port here clears the stored secrets, unless you type them again "
+    "in the same save."
+)
 
 
 def setting_field(setting: Setting) -> forms.Field:
@@ -45,6 +49,7 @@ class DestinationForm(forms.ModelForm):
     """Name, sources and enabled, plus one field per setting of `kind` (see destination_form)."""
 
     kind: Kind
+    typed_secrets: dict[str, str]
 
     class Meta:
         model = Destination
@@ -61,6 +66,8 @@ class DestinationForm(forms.ModelForm):
                 # host (LaunchDarkly's events host), so only one typed on purpose is saved.
                 field.initial = None
                 field.widget.attrs["placeholder"] = self.kind.default_base_url
+            if setting.key in HOST_SETTINGS:
+                field.help_text = f"{field.help_text} {HOST_CHANGE_HELP}".strip()
             if setting.secret and stored_secrets.get(setting.key):
                 field.required = False
                 field.help_text = SECRET_KEPT_HELP
@@ -85,9 +92,11 @@ class DestinationForm(forms.ModelForm):
             for s in settings
             if not s.secret and cleaned.get(s.key) not in (None, "", self.unchosen(s))
         }
-        merge_secrets(
-            self.instance, {s.key: cleaned.get(s.key) or "" for s in settings if s.secret}
-        )
+        # Typed in this save: kept even when the destination now sends to another host.
+        self.typed_secrets = {
+            s.key: cleaned[s.key] for s in settings if s.secret and cleaned.get(s.key)
+        }
+        merge_secrets(self.instance, self.typed_secrets)
         return cleaned
 
 

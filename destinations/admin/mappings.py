@@ -4,7 +4,7 @@ hand, and tried on an event (dry run, or a real send of that one event)."""
 import json
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -18,12 +18,17 @@ from ingest.selectors import latest_events
 
 from ..integrations.base import NO_DEFAULT, Action
 from ..models import Destination, Mapping
-from .destinations import MappingColumns
+from ..services import save_mapping
+from .destinations import MappingColumns, secrets_cleared
 from .forms import MappingForm, SampleEventForm, new_mapping_form
 from .health import filtered_counts
 from .preview import dry_run, send_test_event
 
 RECENT_EVENTS = 20
+URL_CHANGE_HELP = (
+    "A URL with a scheme, host or port that none of the destination's mappings names yet clears "
+    "the destination's stored secrets: type them again on its page."
+)
 
 
 @admin.register(Mapping)
@@ -36,15 +41,22 @@ class MappingAdmin(MappingColumns, admin.ModelAdmin):
     readonly_fields = ("destination_link", "action_title", "action_schema", "filtered_24h")
 
     def get_fieldsets(self, request: HttpRequest, obj: Mapping | None = None):
+        action = edited_action(request, obj)
+        sends_to_urls = action is not None and any(f.type == "url" for f in action.fields)
+        url_help = URL_CHANGE_HELP if sends_to_urls else None
         fieldsets = [
             (None, {"fields": ("destination_link", "action_title", "name", "enabled")}),
             ("Trigger", {"fields": ("trigger",)}),
-            ("Fields", {"fields": ("fields", "action_schema")}),
+            ("Fields", {"fields": ("fields", "action_schema"), "description": url_help}),
             ("Batching", {"fields": ("batch_size", "flush_interval"), "classes": ("collapse",)}),
         ]
         if obj is not None:
             fieldsets.insert(1, ("Last 24 hours", {"fields": ("filtered_24h",)}))
         return fieldsets
+
+    def save_model(self, request: HttpRequest, obj: Mapping, form, change: bool) -> None:
+        if unbound := save_mapping(obj):
+            messages.warning(request, secrets_cleared(unbound))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -153,6 +165,16 @@ class MappingAdmin(MappingColumns, admin.ModelAdmin):
             counts.get("trigger", 0),
             counts.get("integrations", 0),
         )
+
+
+def edited_action(request: HttpRequest, mapping: Mapping | None) -> Action | None:
+    if mapping is None:
+        target = new_mapping_target(request)
+        return target[1] if target else None
+    try:
+        return mapping.action_spec
+    except KeyError:  # an action an upgrade removed
+        return None
 
 
 def new_mapping_target(request: HttpRequest) -> tuple[Destination, Action] | None:

@@ -71,8 +71,11 @@ characters than A-Z and 0-9 turned into `_`, accents dropped (a name left with n
 `X` and 8 hex digits of its SHA-256). Two secrets deriving the same variable stop the export:
 rename one. Import reads the variables the file names, whatever they are: a set one gives the
 value; an unset (or empty) one, or a secret the file leaves out, keeps the stored value, and
-is an error when a required secret would stay empty (a new destination, typically). Export
-never decrypts anything.
+is an error when a required secret would stay empty (a new destination, typically). A
+destination the file sends to an origin it did not send to (a base URL or endpoint on another
+scheme, host or port, a mapping URL on a new host: services.secret_origins) keeps only the
+secrets the file gives values for; the stored others are cleared, and a note names their
+variables. Export never decrypts anything.
 
 A table source's connection URL holds the database's password: it is always
 `{"env": "SWITCHYARD_TABLE_SOURCE_<TABLE SOURCE NAME>_URL"}`, read like a destination's secret

@@ -17,6 +17,7 @@ from ..integrations import REGISTRY
 from ..integrations.base import Kind, Setting
 from ..models import Destination
 from ..models import Mapping as MappingRow
+from ..services import Unbound, secret_origins, unbind_secrets
 from ..transformations import set_destination_chain, set_source_chain
 from .document import (
     DESTINATION_COLUMNS,
@@ -28,6 +29,7 @@ from .document import (
     SOURCE_KEYS,
     VERSION,
     ConfigurationError,
+    env_name,
     env_reference,
     expect_object,
     is_json,
@@ -132,9 +134,11 @@ def _import_destination(
     kind_key = take(item, "kind", "a string", REQUIRED, path)
     if (kind := REGISTRY.get(kind_key)) is None:
         raise ConfigurationError(f"{path}.kind: unknown destination kind '{kind_key}'")
-    destination = Destination.objects.filter(name=name).first()
+    destination = Destination.objects.select_for_update().filter(name=name).first()
     if destination and destination.kind != kind_key:
         raise ConfigurationError(f"{path}.kind: '{name}' is a {destination.kind} destination")
+    # Where its secrets may go before the file moves it (services.secret_origins).
+    before = secret_origins(destination) if destination else None
     destination = destination or Destination(name=name, kind=kind_key)
     values = {key: take(item, key, *schema, path) for key, schema in DESTINATION_COLUMNS.items()}
     settings = take(item, "settings", "an object", {}, path)
@@ -142,9 +146,9 @@ def _import_destination(
     references = take(item, "secrets", "an object", {}, path)
     secrets = _secrets(kind, destination, references, path, environ)
     # Compared decrypted: Fernet tokens differ at each encryption, the values do not.
-    secrets_changed = secrets != dict(destination.secrets)
+    secrets_changed = secrets.values != dict(destination.secrets)
     if secrets_changed:
-        destination.set_secrets(secrets)
+        destination.set_secrets(secrets.values)
     outcome = save_if_changed(destination, values, path, force=secrets_changed)
     sources = _sources(take(item, "sources", "an array", [], path), f"{path}.sources")
     if {source.pk for source in sources} != set(destination.sources.values_list("pk", flat=True)):
@@ -152,8 +156,20 @@ def _import_destination(
         outcome = "updated" if outcome == "unchanged" else outcome
     if import_chain(destination, item, path, set_destination_chain) and outcome == "unchanged":
         outcome = "updated"
-    summary.counts["destinations"][outcome] += 1
     _import_mappings(destination, item, path, prune, summary.counts["mappings"])
+    if before is not None and (unbound := unbind_secrets(destination, before, secrets.given)):
+        outcome = "updated"
+        summary.notes.append(_cleared_note(name, unbound, secrets.variables))
+    summary.counts["destinations"][outcome] += 1
+
+
+def _cleared_note(name: str, unbound: Unbound, variables: dict[str, str]) -> str:
+    hosts = ", ".join(unbound.origins)
+    unset = ", ".join(variables.get(key) or env_name(name, key) for key in unbound.secrets)
+    return (
+        f"destination '{name}': the stored secrets were cleared because it now sends to "
+        f"{hosts}; set {unset} and import again"
+    )
 
 
 def _settings(kind: Kind, values: dict, path: str) -> dict[str, Any]:
@@ -179,28 +195,36 @@ def _setting_problem(setting: Setting, value: Any) -> str | None:
     return None if is_json(value, expected) else expected
 
 
+@dataclass(frozen=True)
+class ImportedSecrets:
+    values: dict[str, str]  # the stored secrets, with each set variable's value over them
+    given: dict[str, str]  # the set variables' values, by secret key
+    variables: dict[str, str]  # the variables the file names, by secret key
+
+
 def _secrets(
     kind: Kind, destination: Destination, references: dict, path: str, environ: Mapping[str, str]
-) -> dict[str, str]:
-    """The stored secrets, with each set variable's value over them."""
+) -> ImportedSecrets:
     secret_keys = {setting.key for setting in kind.all_settings if setting.secret}
     try:
         resolved = dict(destination.secrets)
     except encryption.SecretsUnreadable as error:
         raise ConfigurationError(f"{path}.secrets: {error}") from None
     variables: dict[str, str] = {}
+    given: dict[str, str] = {}
     for key, reference in references.items():
         if key not in secret_keys:
             raise ConfigurationError(f"{path}.secrets.{key}: {kind.name} has no such secret")
         variables[key] = env_reference(reference, f"{path}.secrets.{key}")
         if value := environ.get(variables[key]):
-            resolved[key] = value
+            given[key] = value
+    resolved |= given
     for setting in kind.all_settings:
         if setting.secret and setting.required and not resolved.get(setting.key):
             missing = f"{variables[setting.key]} is not set" if setting.key in variables else ""
             problem = missing or f"required, as {ENV}"
             raise ConfigurationError(f"{path}.secrets.{setting.key}: {problem}")
-    return resolved
+    return ImportedSecrets(resolved, given, variables)
 
 
 def _sources(names: list, path: str) -> list[Source]:

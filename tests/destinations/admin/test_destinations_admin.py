@@ -124,6 +124,7 @@ def test_the_change_page_masks_the_stored_token_and_an_empty_field_keeps_it(admi
     assert 'placeholder="••••"' in page
 
     form = metronome_form(billing.sources.get(), api_token="", max_concurrency=2, rate_limit=5)
+    form["base_url"] = billing.settings["base_url"]  # another host would clear the token
     form |= {"mappings-TOTAL_FORMS": 1, "mappings-INITIAL_FORMS": 1}
     form |= {"mappings-0-id": billing.mappings.get().pk, "mappings-0-destination": billing.pk}
     response = admin_client.post(change_url(billing), form)
