@@ -2,7 +2,8 @@
 
 One pooled HTTP client per process for every kind; `send` never raises, it returns an
 `Exchange` whose error fields say what went wrong, and `classify` turns an exchange into
-delivered / retry / failed with Segment's error codes.
+delivered / retry / failed with Segment's error codes. A request ends by its overall deadline
+(DESTINATION_REQUEST_DEADLINE_SECONDS, see deadline.py), well inside its batch's lease.
 """
 
 import logging
@@ -14,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from importlib.metadata import version
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -21,6 +23,7 @@ from infra.encryption import MASK
 
 from ..addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from ..integrations.base import Action, Config, ItemResult, Outcome, Request
+from .deadline import DeadlineBackend, within
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ def client() -> httpx.Client:
     global _client, _client_pid
     if _client is None or _client_pid != os.getpid():
         _client = httpx.Client(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=deadline_transport(),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
@@ -65,32 +68,50 @@ def client() -> httpx.Client:
     return _client
 
 
+def deadline_transport() -> httpx.HTTPTransport:
+    """httpx's transport on a pool whose connections keep each request's deadline: httpx
+    takes no network backend, so the pool it made is replaced by one that has it."""
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=DeadlineBackend(httpcore.SyncBackend()),
+    )
+    return transport
+
+
 def send(request: Request) -> Exchange:
     started_at = datetime.now(UTC)
     start = time.perf_counter()
+    ends_at = time.monotonic() + settings.DESTINATION_REQUEST_DEADLINE_SECONDS
 
     def exchange(**outcome) -> Exchange:
         duration_ms = round((time.perf_counter() - start) * 1000)
         return Exchange(request, started_at, duration_ms, **outcome)
 
     try:
-        target = guarded(request)
-        with client().stream(
-            request.method,
-            target.url,
-            headers=target.headers,
-            content=request.body,
-            extensions=target.extensions,
-            timeout=httpx.Timeout(
-                settings.DESTINATION_READ_TIMEOUT, connect=settings.DESTINATION_CONNECT_TIMEOUT
-            ),
-        ) as response:
-            body = read_capped(response)
-            return exchange(
-                status=response.status_code,
-                response_headers=dict(response.headers),
-                response_body=body,
-            )
+        # Resolving the host counts too; it cannot be cut short, connecting after it can.
+        with within(ends_at):
+            target = guarded(request)
+            with client().stream(
+                request.method,
+                target.url,
+                headers=target.headers,
+                content=request.body,
+                extensions=target.extensions,
+                timeout=httpx.Timeout(
+                    settings.DESTINATION_READ_TIMEOUT,
+                    connect=settings.DESTINATION_CONNECT_TIMEOUT,
+                ),
+            ) as response:
+                body = read_capped(response)
+                return exchange(
+                    status=response.status_code,
+                    response_headers=dict(response.headers),
+                    response_body=body,
+                )
     except PrivateAddress as error:
         return exchange(error_code=PRIVATE_ADDRESS, error_message=str(error))
     except Unresolvable as error:
@@ -104,7 +125,7 @@ def send(request: Request) -> Exchange:
         # Refused before anything left: sending it again cannot go better.
         return exchange(error_code=INVALID_REQUEST, error_message=describe(error, "invalid"))
     except httpx.TimeoutException as error:
-        return exchange(error_code="ETIMEDOUT", error_message=describe(error, "timed out"))
+        return exchange(error_code="ETIMEDOUT", error_message=timed_out(error, ends_at))
     except httpx.ConnectError as error:
         return exchange(error_code="ECONNREFUSED", error_message=describe(error, "cannot connect"))
     except httpx.TransportError as error:
@@ -245,6 +266,16 @@ def read_capped(response: httpx.Response) -> bytes:
         if len(body) >= MAX_RESPONSE_BYTES:
             break
     return bytes(body[:MAX_RESPONSE_BYTES])
+
+
+def timed_out(error: httpx.TimeoutException, ends_at: float) -> str:
+    if time.monotonic() < ends_at:
+        return describe(error, "timed out")
+    seconds = settings.DESTINATION_REQUEST_DEADLINE_SECONDS
+    return (
+        f"{type(error).__name__}: the overall deadline of {seconds:g} s passed before the "
+        "answer was complete"
+    )
 
 
 def describe(error: Exception, fallback: str) -> str:
