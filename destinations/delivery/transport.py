@@ -34,9 +34,12 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 USER_AGENT = f"Switchyard/{version('switchyard')}"
 INVALID_REQUEST = "INVALID_REQUEST"
 BATCH_NOT_SPLIT = "BATCH_NOT_SPLIT"
+NOT_SENT_IN_TIME = "NOT_SENT_IN_TIME"
 # Answers that refuse a whole batch for what is in it: split it to find the bad items.
 POISONED_STATUSES = frozenset({400, 413, 422})
 PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
+NO_TIME_TO_SPLIT = "the batch was refused whole and there was no time left to find the bad items"
+NO_TIME_TO_SEND = "no time was left in the batch's lease to send this request"
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,9 @@ def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sen
     sent again, until the bad items stand alone and the good ones are delivered: k bad items
     among n cost about 2·k·log2(n) more requests. Each request is its own Sent, so the
     attempt log shows the splits; the last verdict on an item is the one that counts.
-    Splitting stops at half the lease, so that a slow destination never outlives the claim:
-    what is left is retried later.
+    Splitting, and sending the next of a batch's several requests (a webhook's, one per URL
+    or per event), stop at half the lease, so that a slow destination never outlives the
+    claim: what is left is retried later.
     """
     deadline = time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 2
     sent = send_items(action, config, payloads, tuple(range(len(payloads))), deadline)
@@ -166,6 +170,9 @@ def send_items(
     sent = []
     for built in action.build(config, [payloads[i] for i in items]):
         request = replace(built, items=tuple(items[i] for i in built.items))
+        if sent and time.monotonic() > deadline:  # the first goes whatever the lease
+            sent.append(unsent(request.items, NOT_SENT_IN_TIME, NO_TIME_TO_SEND))
+            continue
         exchange = send(request)
         verdict = redacted(judge(action, exchange), config.secret_values)
         results = None
@@ -181,7 +188,7 @@ def split(
     action: Action, config: Config, payloads: list[dict], items: tuple[int, ...], deadline: float
 ) -> list[Sent]:
     if time.monotonic() > deadline:
-        return [not_split(items)]
+        return [unsent(items, BATCH_NOT_SPLIT, NO_TIME_TO_SPLIT)]
     half = len(items) // 2
     return [
         *send_items(action, config, payloads, items[:half], deadline),
@@ -189,15 +196,10 @@ def split(
     ]
 
 
-def not_split(items: tuple[int, ...]) -> Sent:
+def unsent(items: tuple[int, ...], code: str, message: str) -> Sent:
     request = Request("", "", {}, b"", items)
-    message = "the batch was refused whole and there was no time left to find the bad items"
-    exchange = Exchange(
-        request, datetime.now(UTC), 0, error_code=BATCH_NOT_SPLIT, error_message=message
-    )
-    return Sent(
-        request, exchange, [ItemResult(Outcome.RETRY, BATCH_NOT_SPLIT, message)] * len(items)
-    )
+    exchange = Exchange(request, datetime.now(UTC), 0, error_code=code, error_message=message)
+    return Sent(request, exchange, [ItemResult(Outcome.RETRY, code, message)] * len(items))
 
 
 def judge(action: Action, exchange: Exchange) -> ItemResult:

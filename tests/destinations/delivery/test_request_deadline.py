@@ -220,3 +220,20 @@ def test_a_deadline_not_below_half_the_lease_is_refused_at_startup():
 
     assert checked.returncode != 0
     assert "DESTINATION_REQUEST_DEADLINE_SECONDS must be above 0 and below half" in checked.stderr
+
+
+def test_a_batch_of_several_requests_sends_none_past_half_its_lease(dripper, source, settings):
+    # Each request takes the whole deadline: the second ends past half the 3 s lease.
+    settings.DELIVERY_LEASE_SECONDS = 3 * DEADLINE
+    server = dripper(*BODY_DRIP)
+    hook = scenario.webhook(source, server.url, batch_size=5)
+    mapping = mapping_of(hook)
+    configure(mapping, flush_interval=0, fields=mapping.fields | {"enable_batching": False})
+    pending(source, 5)
+
+    dispatch_mapping(mapping.pk)
+
+    assert 1 <= server.requests <= 2
+    codes = list(Delivery.objects.values_list("status", "error_code"))
+    assert set(codes) == {("retrying", "ETIMEDOUT"), ("retrying", "NOT_SENT_IN_TIME")}
+    assert codes.count(("retrying", "ETIMEDOUT")) == server.requests
