@@ -201,6 +201,8 @@ DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)
 # When set, /metrics wants `Authorization: Bearer <token>`.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# /healthz turns "degraded" once an event has waited this long for the router.
+UNROUTED_ALARM_SECONDS = env.float("UNROUTED_ALARM_SECONDS", default=900.0)
 
 # --- Table sources ----------------------------------------------------------------------
 # Rows read, diffed and stored per transaction: a run that stops keeps the chunks done.

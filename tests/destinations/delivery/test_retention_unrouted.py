@@ -68,3 +68,24 @@ def test_the_row_purge_spares_unrouted_events(old_events):
 
     assert list(Event.objects.all()) == [old_events]
     assert not Delivery.objects.exists()
+
+
+@partitioned
+def test_unrouted_events_are_counted_through_the_partial_index_alone(old_events):
+    receive_at(Event.objects.all(), days_ago(9))
+    count = retention.UNROUTED_SQL.format(partition=home("ingest_event", 9))
+
+    with connection.cursor() as cursor:
+        # As on a partition too big to read whole: only the index of unrouted events may serve.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {count}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s "
+            "AND indexdef LIKE '%%WHERE (routed_at IS NULL)'",
+            [home("ingest_event", 9)],
+        )
+        [unrouted_index] = [row[0] for row in cursor.fetchall()]
+
+    assert "Seq Scan" not in plan, plan
+    assert f"using {unrouted_index}" in plan or f"on {unrouted_index}" in plan, plan
