@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from destinations.delivery.gauges import oldest_unrouted_age
 from infra import metrics, partitions
 from infra.metrics import SwitchyardCollector
 from infra.redis_connection import client
@@ -25,13 +26,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = all(checks.values())
     body = {"status": "ok" if healthy else "unavailable"}
     body |= {name: "ok" if fine else "down" for name, fine in checks.items()}
-    # An alarm, not an outage: without partitions ahead, events go to the default partition.
-    if checks["database"] and (missing := partitions.missing_ahead()):
-        body["partitions"] = f"missing ahead: {', '.join(missing)}"
-        body["status"] = "degraded" if healthy else body["status"]
-    elif checks["database"]:
-        body["partitions"] = "ok"
+    # Alarms, not outages: without partitions ahead, events go to the default partition; events
+    # the router has not reached wait in the table (and retention keeps them).
+    if checks["database"]:
+        alarms = {"partitions": partitions_alarm(), "routing": routing_alarm()}
+        body |= {name: alarm or "ok" for name, alarm in alarms.items()}
+        if healthy and any(alarms.values()):
+            body["status"] = "degraded"
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def partitions_alarm() -> str:
+    missing = partitions.missing_ahead()
+    return f"missing ahead: {', '.join(missing)}" if missing else ""
+
+
+def routing_alarm() -> str:
+    age = oldest_unrouted_age()
+    if age is None or age <= settings.UNROUTED_ALARM_SECONDS:
+        return ""
+    return f"oldest unrouted event received {age:.0f} s ago"
 
 
 def database_answers() -> bool:

@@ -182,17 +182,30 @@ SECRETS_KEYS = env.list("SECRETS_KEYS", default=[])
 ALLOW_PRIVATE_DESTINATIONS = env.bool("ALLOW_PRIVATE_DESTINATIONS", default=False)
 DESTINATION_CONNECT_TIMEOUT = env.float("DESTINATION_CONNECT_TIMEOUT", default=10.0)
 DESTINATION_READ_TIMEOUT = env.float("DESTINATION_READ_TIMEOUT", default=10.0)
+# A request's whole exchange (connect, send, the full answer), however slowly the destination
+# answers: the timeouts above bound each read, and a byte a second never trips them.
+DESTINATION_REQUEST_DEADLINE_SECONDS = env.float(
+    "DESTINATION_REQUEST_DEADLINE_SECONDS", default=20.0
+)
 # How long a claimed batch is held for its worker; past it, the batch goes out again. It must
-# outlast a request (both timeouts) by a margin, or a slow answer would be sent twice.
+# outlast a request (its deadline) by a margin, or a slow answer would be sent twice.
 DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
 # Deliveries one claim may take when a mapping's requests carry fewer: that many requests of
 # batch size 1, sent one after another, cost one claim and one record of their outcomes.
 CLAIM_MAX_DELIVERIES = env.int("CLAIM_MAX_DELIVERIES", default=100)
+# A batch starts its last request before half its lease: that request must end inside it.
+if not 0 < DESTINATION_REQUEST_DEADLINE_SECONDS < DELIVERY_LEASE_SECONDS / 2:
+    raise environ.ImproperlyConfigured(
+        "DESTINATION_REQUEST_DEADLINE_SECONDS must be above 0 and below half of "
+        "DELIVERY_LEASE_SECONDS"
+    )
 # Attempts carried by one dispatcher run before it hands the mapping back to the queue.
 DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)
 # When set, /metrics wants `Authorization: Bearer <token>`.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# /healthz turns "degraded" once an event has waited this long for the router.
+UNROUTED_ALARM_SECONDS = env.float("UNROUTED_ALARM_SECONDS", default=900.0)
 
 # --- Table sources ----------------------------------------------------------------------
 # Rows read, diffed and stored per transaction: a run that stops keeps the chunks done.

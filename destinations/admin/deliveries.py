@@ -19,7 +19,7 @@ from django.utils import timezone
 from infra.admin_lists import ReadOnlyAdmin, cut, short_id, stamp
 
 from ..delivery.replay import replay_deliveries
-from ..delivery.retention import held_partitions
+from ..delivery.retention import Hold, held_partitions
 from ..models import Delivery, DeliveryAttempt, TransformationVersion
 from . import delivery_filters as filters
 from . import selectors
@@ -218,13 +218,8 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         extra = {"replay_range_url": self.replay_range_url(request)}
         for hold in held_partitions():
-            live = counted(hold.live_deliveries, "delivery", "deliveries")
-            self.message_user(
-                request,
-                f"Retention keeps {hold.partition} past its time: {live} still being tried; "
-                "it goes once they are done.",
-                WARNING,
-            )
+            message = f"Retention keeps {hold.partition} past its time: {held_by(hold)}."
+            self.message_user(request, message, WARNING)
         return super().changelist_view(request, extra | (extra_context or {}))
 
     def replay_range_url(self, request: HttpRequest) -> str | None:
@@ -341,6 +336,14 @@ def versions_that_ran(version_ids: list[int] | None) -> list[VersionThatRan]:
         VersionThatRan(pk, labels.get(pk, f"a deleted transformation's version {pk}"), pk in labels)
         for pk in version_ids
     ]
+
+
+def held_by(hold: Hold) -> str:
+    if hold.unrouted_events:
+        unrouted = counted(hold.unrouted_events, "event", "events")
+        return f"{unrouted} not routed yet (see /healthz); it goes once the router has them"
+    live = counted(hold.live_deliveries, "delivery", "deliveries")
+    return f"{live} still being tried; it goes once they are done"
 
 
 def counted(number: int, singular: str, plural: str) -> str:

@@ -3,10 +3,12 @@ attempts (with their links) older than their retention, and the hourly tallies w
 events.
 
 On PostgreSQL it drops whole partitions, in constant time whatever the rate. An events
-partition goes together with its deliveries' partition, unless a delivery there is in flight,
-or pending or retrying inside its destination's retry window: then both stay (`held`), and
-go at a later round. Rows that no partition held (the default partitions) and SQLite's tables
-are purged a chunk at a time with plain SQL deletes.
+partition goes together with its deliveries' partition, unless an event there has not been
+routed yet (a router outage, or an event the router fails on: it has no deliveries to wait
+for), or a delivery there is in flight, or pending or retrying inside its destination's retry
+window: then both stay (`held`), and go at a later round. Rows that no partition held (the
+default partitions) and SQLite's tables are purged a chunk at a time with plain SQL deletes,
+sparing unrouted events too.
 """
 
 import logging
@@ -52,12 +54,17 @@ WHERE delivery.status = 'in_flight' OR (
 )
 """
 STALE_SQL = "SELECT count(*) FROM {partition} WHERE status IN ('pending', 'retrying')"
+# Through event_unrouted, the router's partial index: a few entries, however full the partition.
+UNROUTED_SQL = "SELECT count(*) FROM {partition} WHERE routed_at IS NULL"
 
 
 @dataclass(frozen=True)
 class Hold:
+    """A partition past retention kept for its live deliveries or its unrouted events."""
+
     partition: str
     live_deliveries: int
+    unrouted_events: int = 0
 
 
 def purge_expired() -> dict[str, int]:
@@ -102,7 +109,7 @@ def drop_event_partitions(before: datetime, now: datetime) -> int:
     retired = 0
     for partition in expired_partitions(EVENTS, before):
         twins = within(partition, DELIVERIES)
-        if holds := live_holds(twins, now):
+        if holds := unrouted_holds([partition.name]) + live_holds(twins, now):
             log.info("retention: keeping %s for now: %s", partition.name, holds)
             continue
         warn_of_stale(twins)
@@ -128,14 +135,24 @@ def live_holds(delivery_partitions: list[str], now: datetime) -> list[Hold]:
     return holds
 
 
+def unrouted_holds(event_partitions: list[str]) -> list[Hold]:
+    holds = []
+    for name in event_partitions:
+        if unrouted := scalar(UNROUTED_SQL.format(partition=quote(name))):
+            holds.append(Hold(name, 0, unrouted))
+    return holds
+
+
 def held_partitions(now: datetime | None = None) -> list[Hold]:
-    """Delivery partitions past retention that live deliveries keep (for the admin)."""
+    """Partitions past retention that unrouted events or live deliveries keep (for the
+    admin)."""
     now = now or timezone.now()
     if connection.vendor != "postgresql":
         return []
     before = now - timedelta(days=settings.EVENT_RETENTION_DAYS)
     expired = expired_partitions(EVENTS, before)
-    return live_holds([twin for p in expired for twin in within(p, DELIVERIES)], now)
+    twins = [twin for p in expired for twin in within(p, DELIVERIES)]
+    return unrouted_holds([p.name for p in expired]) + live_holds(twins, now)
 
 
 def warn_of_stale(delivery_partitions: list[str]) -> None:
@@ -156,11 +173,12 @@ def scalar(sql: str, params: list | None = None) -> int:
 
 
 def purge_event_rows(before: datetime, deadline: float) -> int:
-    """Events past retention that no partition held, with their deliveries; an event whose
-    delivery is in flight waits for the outcome to be recorded."""
+    """Events past retention that no partition held, with their deliveries; an event not
+    routed yet waits for the router, and one whose delivery is in flight for the outcome to
+    be recorded."""
     source = candidates_table(EVENTS)
     pick = (
-        f"SELECT id FROM {source} WHERE received_at < %s AND id NOT IN "
+        f"SELECT id FROM {source} WHERE received_at < %s AND routed_at IS NOT NULL AND id NOT IN "
         f"(SELECT event_id FROM {quote(DELIVERIES)} WHERE status = 'in_flight') "
         "ORDER BY id LIMIT %s"
     )

@@ -2,7 +2,8 @@
 
 One pooled HTTP client per process for every kind; `send` never raises, it returns an
 `Exchange` whose error fields say what went wrong, and `classify` turns an exchange into
-delivered / retry / failed with Segment's error codes.
+delivered / retry / failed with Segment's error codes. A request ends by its overall deadline
+(DESTINATION_REQUEST_DEADLINE_SECONDS, see deadline.py), well inside its batch's lease.
 """
 
 import logging
@@ -14,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from importlib.metadata import version
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -21,6 +23,7 @@ from infra.encryption import MASK
 
 from ..addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from ..integrations.base import Action, Config, ItemResult, Outcome, Request
+from .deadline import DeadlineBackend, within
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,12 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 USER_AGENT = f"Switchyard/{version('switchyard')}"
 INVALID_REQUEST = "INVALID_REQUEST"
 BATCH_NOT_SPLIT = "BATCH_NOT_SPLIT"
+NOT_SENT_IN_TIME = "NOT_SENT_IN_TIME"
 # Answers that refuse a whole batch for what is in it: split it to find the bad items.
 POISONED_STATUSES = frozenset({400, 413, 422})
 PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
+NO_TIME_TO_SPLIT = "the batch was refused whole and there was no time left to find the bad items"
+NO_TIME_TO_SEND = "no time was left in the batch's lease to send this request"
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ def client() -> httpx.Client:
     global _client, _client_pid
     if _client is None or _client_pid != os.getpid():
         _client = httpx.Client(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=deadline_transport(),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
@@ -65,32 +71,50 @@ def client() -> httpx.Client:
     return _client
 
 
+def deadline_transport() -> httpx.HTTPTransport:
+    """httpx's transport on a pool whose connections keep each request's deadline: httpx
+    takes no network backend, so the pool it made is replaced by one that has it."""
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=DeadlineBackend(httpcore.SyncBackend()),
+    )
+    return transport
+
+
 def send(request: Request) -> Exchange:
     started_at = datetime.now(UTC)
     start = time.perf_counter()
+    ends_at = time.monotonic() + settings.DESTINATION_REQUEST_DEADLINE_SECONDS
 
     def exchange(**outcome) -> Exchange:
         duration_ms = round((time.perf_counter() - start) * 1000)
         return Exchange(request, started_at, duration_ms, **outcome)
 
     try:
-        target = guarded(request)
-        with client().stream(
-            request.method,
-            target.url,
-            headers=target.headers,
-            content=request.body,
-            extensions=target.extensions,
-            timeout=httpx.Timeout(
-                settings.DESTINATION_READ_TIMEOUT, connect=settings.DESTINATION_CONNECT_TIMEOUT
-            ),
-        ) as response:
-            body = read_capped(response)
-            return exchange(
-                status=response.status_code,
-                response_headers=dict(response.headers),
-                response_body=body,
-            )
+        # Resolving the host counts too; it cannot be cut short, connecting after it can.
+        with within(ends_at):
+            target = guarded(request)
+            with client().stream(
+                request.method,
+                target.url,
+                headers=target.headers,
+                content=request.body,
+                extensions=target.extensions,
+                timeout=httpx.Timeout(
+                    settings.DESTINATION_READ_TIMEOUT,
+                    connect=settings.DESTINATION_CONNECT_TIMEOUT,
+                ),
+            ) as response:
+                body = read_capped(response)
+                return exchange(
+                    status=response.status_code,
+                    response_headers=dict(response.headers),
+                    response_body=body,
+                )
     except PrivateAddress as error:
         return exchange(error_code=PRIVATE_ADDRESS, error_message=str(error))
     except Unresolvable as error:
@@ -104,7 +128,7 @@ def send(request: Request) -> Exchange:
         # Refused before anything left: sending it again cannot go better.
         return exchange(error_code=INVALID_REQUEST, error_message=describe(error, "invalid"))
     except httpx.TimeoutException as error:
-        return exchange(error_code="ETIMEDOUT", error_message=describe(error, "timed out"))
+        return exchange(error_code="ETIMEDOUT", error_message=timed_out(error, ends_at))
     except httpx.ConnectError as error:
         return exchange(error_code="ECONNREFUSED", error_message=describe(error, "cannot connect"))
     except httpx.TransportError as error:
@@ -131,8 +155,9 @@ def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sen
     sent again, until the bad items stand alone and the good ones are delivered: k bad items
     among n cost about 2·k·log2(n) more requests. Each request is its own Sent, so the
     attempt log shows the splits; the last verdict on an item is the one that counts.
-    Splitting stops at half the lease, so that a slow destination never outlives the claim:
-    what is left is retried later.
+    Splitting, and sending the next of a batch's several requests (a webhook's, one per URL
+    or per event), stop at half the lease, so that a slow destination never outlives the
+    claim: what is left is retried later.
     """
     deadline = time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 2
     sent = send_items(action, config, payloads, tuple(range(len(payloads))), deadline)
@@ -145,6 +170,9 @@ def send_items(
     sent = []
     for built in action.build(config, [payloads[i] for i in items]):
         request = replace(built, items=tuple(items[i] for i in built.items))
+        if sent and time.monotonic() > deadline:  # the first goes whatever the lease
+            sent.append(unsent(request.items, NOT_SENT_IN_TIME, NO_TIME_TO_SEND))
+            continue
         exchange = send(request)
         verdict = redacted(judge(action, exchange), config.secret_values)
         results = None
@@ -160,7 +188,7 @@ def split(
     action: Action, config: Config, payloads: list[dict], items: tuple[int, ...], deadline: float
 ) -> list[Sent]:
     if time.monotonic() > deadline:
-        return [not_split(items)]
+        return [unsent(items, BATCH_NOT_SPLIT, NO_TIME_TO_SPLIT)]
     half = len(items) // 2
     return [
         *send_items(action, config, payloads, items[:half], deadline),
@@ -168,15 +196,10 @@ def split(
     ]
 
 
-def not_split(items: tuple[int, ...]) -> Sent:
+def unsent(items: tuple[int, ...], code: str, message: str) -> Sent:
     request = Request("", "", {}, b"", items)
-    message = "the batch was refused whole and there was no time left to find the bad items"
-    exchange = Exchange(
-        request, datetime.now(UTC), 0, error_code=BATCH_NOT_SPLIT, error_message=message
-    )
-    return Sent(
-        request, exchange, [ItemResult(Outcome.RETRY, BATCH_NOT_SPLIT, message)] * len(items)
-    )
+    exchange = Exchange(request, datetime.now(UTC), 0, error_code=code, error_message=message)
+    return Sent(request, exchange, [ItemResult(Outcome.RETRY, code, message)] * len(items))
 
 
 def judge(action: Action, exchange: Exchange) -> ItemResult:
@@ -245,6 +268,16 @@ def read_capped(response: httpx.Response) -> bytes:
         if len(body) >= MAX_RESPONSE_BYTES:
             break
     return bytes(body[:MAX_RESPONSE_BYTES])
+
+
+def timed_out(error: httpx.TimeoutException, ends_at: float) -> str:
+    if time.monotonic() < ends_at:
+        return describe(error, "timed out")
+    seconds = settings.DESTINATION_REQUEST_DEADLINE_SECONDS
+    return (
+        f"{type(error).__name__}: the overall deadline of {seconds:g} s passed before the "
+        "answer was complete"
+    )
 
 
 def describe(error: Exception, fallback: str) -> str:

@@ -43,7 +43,13 @@ def test_healthz_is_ok_when_the_database_and_redis_answer(client, db):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "partitions": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "partitions": "ok",
+        "routing": "ok",
+    }
 
 
 def test_healthz_is_503_when_redis_is_down(client, db, settings):
@@ -57,6 +63,7 @@ def test_healthz_is_503_when_redis_is_down(client, db, settings):
         "database": "ok",
         "redis": "down",
         "partitions": "ok",
+        "routing": "ok",
     }
 
 
