@@ -61,7 +61,11 @@ SUCCESS_SCHEMA = {
         "success": {"type": "boolean", "enum": [True]},
         "rejected": {
             "type": "array",
-            "description": "Messages dropped by validation, by their index in the request.",
+            "description": (
+                "Messages dropped by validation, by their index in the request and a reason "
+                "code: id_required, too_deep (nested past 64 levels), unencodable (NaN, "
+                "Infinity, a lone surrogate), ..."
+            ),
             "items": {
                 "type": "object",
                 "required": ["index", "code"],
