@@ -3,6 +3,8 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
+from .normalize import MAX_NESTING_DEPTH
+
 ID = {"oneOf": [{"type": "string"}, {"type": "number"}]}
 OBJECT = {"type": "object", "additionalProperties": True}
 TIME = {"type": "string", "description": "ISO-8601 date-time"}
@@ -63,8 +65,8 @@ SUCCESS_SCHEMA = {
             "type": "array",
             "description": (
                 "Messages dropped by validation, by their index in the request and a reason "
-                "code: id_required, too_deep (nested past 64 levels), unencodable (NaN, "
-                "Infinity, a lone surrogate), ..."
+                f"code: id_required, too_deep (nested past {MAX_NESTING_DEPTH} levels), "
+                "unencodable (NaN, Infinity, a lone surrogate), ..."
             ),
             "items": {
                 "type": "object",
