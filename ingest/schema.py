@@ -3,6 +3,8 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
+from .normalize import MAX_NESTING_DEPTH
+
 ID = {"oneOf": [{"type": "string"}, {"type": "number"}]}
 OBJECT = {"type": "object", "additionalProperties": True}
 TIME = {"type": "string", "description": "ISO-8601 date-time"}
@@ -61,7 +63,11 @@ SUCCESS_SCHEMA = {
         "success": {"type": "boolean", "enum": [True]},
         "rejected": {
             "type": "array",
-            "description": "Messages dropped by validation, by their index in the request.",
+            "description": (
+                "Messages dropped by validation, by their index in the request and a reason "
+                f"code: id_required, too_deep (nested past {MAX_NESTING_DEPTH} levels), "
+                "unencodable (NaN, Infinity, a lone surrogate), ..."
+            ),
             "items": {
                 "type": "object",
                 "required": ["index", "code"],

@@ -39,7 +39,11 @@ def source_for_write_key(write_key: str) -> SourceRef | None:
 
     The cache is keyed by the key's digest, so lookups take the same time whatever prefix an
     attacker guesses right; unknown keys are not remembered (a new source works at once).
+    Keys are ASCII (sources.WRITE_KEY_PATTERN): other text, a lone surrogate that neither
+    hashing nor the database can encode included, opens nothing.
     """
+    if not write_key.isascii():
+        return None
     digest = hashlib.sha256(write_key.encode()).digest()
     now = time.monotonic()
     cached = _cache.get(digest)

@@ -16,7 +16,7 @@ from infra.tallies import add_counts, hour_of
 from . import rate_limit
 from .errors import IngestError, bad_request, payload_too_large
 from .models import Rejection, Source
-from .normalize import Accepted, RequestContext, normalize
+from .normalize import MAX_NESTING_DEPTH, Accepted, Invalid, RequestContext, encoded, normalize
 from .normalize import Rejection as Rejected
 from .selectors import SourceRef, source_for_write_key
 from .signals import events_stored
@@ -152,8 +152,7 @@ def batch_request(
         limit = settings.INGEST_MAX_BATCH_EVENTS
         raise payload_too_large(f"the batch has {len(items):,} events; the limit is {limit:,}")
     for key in ("context", "integrations"):
-        if payload.get(key) is not None and not isinstance(payload[key], dict):
-            raise bad_request(f"the batch's '{key}' must be an object")
+        check_envelope_part(key, payload.get(key))
     return items, RequestContext(
         received_at,
         client_ip,
@@ -163,6 +162,26 @@ def batch_request(
         envelope_sent_at=payload.get("sentAt"),
         measure_size=True,
     )
+
+
+ENVELOPE_FAULTS = {
+    "too_deep": f"nests past {MAX_NESTING_DEPTH - 1} levels",
+    "unencodable": "holds a value JSON cannot carry (NaN, Infinity, a lone surrogate)",
+}
+
+
+def check_envelope_part(key: str, value: Any) -> None:
+    """The batch's context or integrations, merged into every message, refuse the request
+    when no message could hold them: a fault of the request's, not of one message."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise bad_request(f"the batch's '{key}' must be an object")
+    try:
+        # Merged one level down, as each message's context or integrations.
+        encoded(value, MAX_NESTING_DEPTH - 1)
+    except Invalid as invalid:
+        raise bad_request(f"the batch's '{key}' {ENVELOPE_FAULTS[invalid.code]}") from None
 
 
 def store_events(source_id: int, accepted: list[Accepted], received_at: datetime) -> None:
