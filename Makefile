@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 BOOTSTRAP_PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-scale mutate venv lint clean
+.PHONY: run test bench bench-scale mutate hostile venv lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ TESTS ?= tests/destinations/delivery
 mutate: venv
 	@mkdir -p var
 	$(PYTHON) tests/mutate.py $(MODULE) $(TESTS)
+
+# The hostile-input suite with many more examples than CI's (README → Security).
+hostile: venv
+	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
+	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 SECURE_SSL_REDIRECT=false \
+	HYPOTHESIS_PROFILE=long $(VENV)/bin/pytest tests/hostile $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
