@@ -9,10 +9,12 @@ from django.utils import timezone
 
 from destinations.delivery.batching import claim_batch, reclaim_expired_leases
 from destinations.delivery.dispatch import deliver, dispatch_mapping
-from destinations.models import Delivery
+from destinations.models import Delivery, OutcomeCount
+from tests.destinations.delivery import scenario
 from tests.destinations.delivery.dispatch.helpers import (
     SECOND,
     configure,
+    mapping_of,
     pending,
     sizes,
     statuses,
@@ -129,3 +131,86 @@ def test_a_batch_exactly_max_batch_bytes_long_goes_as_one_request(source, sink, 
     assert sizes(sink) == [3, 1]
     assert len(sink.received[0].body) == 64
     assert statuses(mapping.destination) == {"delivered": 4}
+
+
+# --- What make mutate found unpinned (README → Tests) -----------------------------------------
+
+
+def test_the_oldest_due_time_goes_first_not_the_oldest_row(source, billing, mapping):
+    configure(mapping, batch_size=1)
+    pending(source, 2)
+    older_row, newer_row = Delivery.objects.order_by("id")
+    now = timezone.now()
+    Delivery.objects.filter(pk=older_row.pk).update(status="retrying", next_attempt_at=now)
+    Delivery.objects.filter(pk=newer_row.pk).update(next_attempt_at=now - 10 * SECOND)
+
+    assert [d.pk for d in claim_batch(mapping.pk).deliveries] == [newer_row.pk]
+
+
+def test_another_destinations_requests_in_flight_leave_this_ones_cap_alone(
+    source, sinks, billing, mapping
+):
+    configure(billing, max_concurrency=1)
+    other = scenario.metronome(source, sinks().url, name="Other billing")
+    configure(mapping_of(other), flush_interval=0, batch_size=1)
+    pending(source, 2)
+
+    assert claim_batch(mapping_of(other).pk) is not None
+
+    assert claim_batch(mapping.pk) is not None
+
+
+def test_a_lapsed_lease_on_a_delivery_never_tried_starts_its_retry_window(source, billing, mapping):
+    pending(source, 3)
+    claim_batch(mapping.pk)
+    Delivery.objects.update(lease_expires_at=timezone.now() - SECOND)
+    before = timezone.now()
+
+    reclaim_expired_leases()
+
+    for delivery in Delivery.objects.all():
+        assert before <= delivery.first_attempt_at == delivery.last_attempt_at <= timezone.now()
+        assert "worker" in delivery.error_message
+
+
+def test_a_lapsed_lease_fails_nothing_before_three_attempts_however_old(source, billing, mapping):
+    pending(source, 3)
+    claim_batch(mapping.pk)
+    long_ago = timezone.now() - (billing.retry_window_seconds + 60) * SECOND
+    Delivery.objects.update(
+        attempts=1, first_attempt_at=long_ago, lease_expires_at=timezone.now() - SECOND
+    )
+
+    reclaim_expired_leases()
+
+    assert statuses(billing) == {"retrying": 3}
+
+
+def test_a_lapsed_lease_changes_only_the_rows_it_held(source, billing, mapping):
+    pending(source, 4)
+    long_ago = timezone.now() - (billing.retry_window_seconds + 60) * SECOND
+    configure(mapping, batch_size=2)
+    claim_batch(mapping.pk)
+    lapsed = Delivery.objects.filter(status="in_flight")
+    lapsed.update(attempts=1, first_attempt_at=long_ago, lease_expires_at=timezone.now() - SECOND)
+    others = Delivery.objects.exclude(status="in_flight")
+    others.update(status="retrying", attempts=5, first_attempt_at=long_ago)
+
+    reclaim_expired_leases()
+
+    assert statuses(billing) == {"retrying": 4}
+
+
+def test_the_tallies_count_what_a_lapsed_lease_failed_as_failed(source, billing, mapping):
+    configure(mapping, batch_size=2)
+    pending(source, 2)
+    claim_batch(mapping.pk)
+    long_ago = timezone.now() - (billing.retry_window_seconds + 60) * SECOND
+    Delivery.objects.update(
+        attempts=2, first_attempt_at=long_ago, lease_expires_at=timezone.now() - SECOND
+    )
+
+    reclaim_expired_leases()
+
+    counted = OutcomeCount.objects.filter(destination=billing)
+    assert dict(counted.values_list("outcome", "count")) == {"failed": 2}

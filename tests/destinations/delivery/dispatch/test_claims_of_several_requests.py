@@ -3,6 +3,7 @@ requests carry one item claims up to CLAIM_MAX_DELIVERIES at once and sends them
 after another, in order; what follows a struggling request or the claim's time goes back in
 line untouched, and per-request rules (the cap, the rate limit, the breaker) still hold."""
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -11,14 +12,16 @@ from django.utils import timezone
 from destinations.delivery import dispatch
 from destinations.delivery.batching import claim_batch
 from destinations.delivery.dispatch import deliver, dispatch_mapping
-from destinations.models import Delivery, DeliveryAttempt
+from destinations.models import Delivery, DeliveryAttempt, DestinationState
 from tests.destinations.delivery.dispatch.helpers import (
+    SECOND,
     configure,
     dispatch_once,
     pending,
     state_of,
     statuses,
 )
+from tests.destinations.delivery.sinks import always
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +131,32 @@ def test_requests_failing_in_a_row_within_one_claim_each_count_toward_the_breake
     assert state_of(billing).consecutive_failures == 3
     assert state_of(billing).paused_until > timezone.now()
     assert statuses(billing) == {"delivered": 2, "retrying": 3, "pending": 1}
+
+
+def test_a_probe_is_one_request_when_claims_take_several(source, sink, fragile, mapping):
+    configure(fragile, breaker_threshold=1)
+    sink.answer = always(503)
+    dispatch_once(mapping)  # one request failed: the circuit opens
+    DestinationState.objects.filter(destination=fragile).update(
+        paused_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    probe = claim_batch(mapping.pk)
+
+    assert probe.probe and probe.request_sizes == (1,)
+
+
+@pytest.mark.parametrize(("waiting", "claimed"), [(4, (3,)), (6, (3, 3)), (7, (3, 3))])
+def test_a_last_request_not_full_waits_for_its_flush_interval_behind_full_ones(
+    source, sink, settings, billing, mapping, waiting, claimed
+):
+    settings.CLAIM_MAX_DELIVERIES = 9
+    configure(mapping, batch_size=3, flush_interval=60)
+    pending(source, waiting)
+
+    assert claim_batch(mapping.pk).request_sizes == claimed
+    if left := waiting - sum(claimed):
+        Delivery.objects.filter(status="pending").update(
+            next_attempt_at=timezone.now() - 61 * SECOND
+        )
+        assert claim_batch(mapping.pk).request_sizes == (left,)
