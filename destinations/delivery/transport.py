@@ -17,9 +17,9 @@ from importlib.metadata import version
 import httpx
 from django.conf import settings
 
+from infra.addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from infra.encryption import MASK
 
-from ..addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from ..integrations.base import Action, Config, ItemResult, Outcome, Request
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def redact_text(text: str, secret_values: list[str]) -> str:
 def guarded(request: Request) -> Target:
     if settings.ALLOW_PRIVATE_DESTINATIONS:
         return Target(request.url, request.headers, {})
-    return pinned_target(request)
+    return pinned_target(request.url, request.headers)
 
 
 def read_capped(response: httpx.Response) -> bytes:
