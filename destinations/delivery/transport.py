@@ -7,6 +7,7 @@ delivered / retry / failed with Segment's error codes.
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ BATCH_NOT_SPLIT = "BATCH_NOT_SPLIT"
 # Answers that refuse a whole batch for what is in it: split it to find the bad items.
 POISONED_STATUSES = frozenset({400, 413, 422})
 PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
+MAX_POOLED_NAMES = 64
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,49 @@ def client() -> httpx.Client:
     global _client, _client_pid
     if _client is None or _client_pid != os.getpid():
         _client = httpx.Client(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=PoolPerServerName(
+                httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            ),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
         _client_pid = os.getpid()
     return _client
+
+
+class PoolPerServerName(httpx.BaseTransport):
+    """A connection pool per server name. The guard sends a request to the address it
+    checked, the name going in Host and SNI, and httpcore pools connections by the URL's
+    host: in one pool, a second name on the same address would ride a TLS connection whose
+    certificate was checked for the first name only. Past MAX_POOLED_NAMES (event data can
+    name hosts) the least recently used pool is dropped, its connections closing with it
+    once their requests are done."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self.limits = limits
+        self.ssl_context = httpx.create_ssl_context()
+        self.pools: dict[str, httpx.HTTPTransport] = {}
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        name = request.extensions.get("sni_hostname") or request.url.host
+        return self.pool(name).handle_request(request)
+
+    def pool(self, name: str) -> httpx.HTTPTransport:
+        with self.lock:
+            pool = self.pools.pop(name, None) or httpx.HTTPTransport(
+                verify=self.ssl_context, limits=self.limits
+            )
+            self.pools[name] = pool  # the most recently used last
+            if len(self.pools) > MAX_POOLED_NAMES:
+                del self.pools[next(iter(self.pools))]
+            return pool
+
+    def close(self) -> None:
+        with self.lock:
+            pools, self.pools = list(self.pools.values()), {}
+        for pool in pools:
+            pool.close()
 
 
 def send(request: Request) -> Exchange:
