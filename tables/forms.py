@@ -6,7 +6,7 @@ from django import forms
 
 from infra.encryption import MASK
 
-from .connectors import connector_for
+from .connectors import ReadFailed, connector_for, redact
 from .models import TableSource
 
 URL_HELP = "For example postgresql://reader:password@warehouse.internal:5432/analytics."
@@ -61,9 +61,9 @@ class TableSourceForm(forms.ModelForm):
         url = self.cleaned_data["connection_url"]
         if url:
             try:
-                connector_for(url)
-            except ValueError as error:
-                raise forms.ValidationError(str(error)) from None
+                connector_for(url).vet(url)
+            except (ValueError, ReadFailed) as error:
+                raise forms.ValidationError(redact(str(error), url)) from None
             # Before the model's validation, which then judges the source being saved.
             self.instance.set_connection_url(url)
         return url

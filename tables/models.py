@@ -126,7 +126,7 @@ class Run(models.Model):
     # Rows that made no event: refused by the Tracking API's checks, or a key seen twice.
     rejected = models.PositiveBigIntegerField(default=0)
     events = models.PositiveBigIntegerField(default=0)
-    # unreachable, query, read_only, timeout, columns, disabled, worker_lost, internal
+    # unreachable, refused, query, read_only, timeout, columns, disabled, worker_lost, internal
     error_kind = models.CharField(max_length=20, blank=True)
     # May quote row values (a database's error does): shown to who may see rows.
     error = models.TextField(blank=True)

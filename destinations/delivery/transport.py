@@ -8,6 +8,8 @@ delivered / retry / failed with Segment's error codes. A request ends by its ove
 
 import logging
 import os
+import ssl
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,9 +21,9 @@ import httpcore
 import httpx
 from django.conf import settings
 
+from infra.addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from infra.encryption import MASK
 
-from ..addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from ..integrations.base import Action, Config, ItemResult, Outcome, Request
 from .deadline import DeadlineBackend, within
 
@@ -40,6 +42,7 @@ POISONED_STATUSES = frozenset({400, 413, 422})
 PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
 NO_TIME_TO_SPLIT = "the batch was refused whole and there was no time left to find the bad items"
 NO_TIME_TO_SEND = "no time was left in the batch's lease to send this request"
+MAX_POOLED_NAMES = 64
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def client() -> httpx.Client:
     global _client, _client_pid
     if _client is None or _client_pid != os.getpid():
         _client = httpx.Client(
-            transport=deadline_transport(),
+            transport=PoolPerServerName(),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
@@ -71,18 +74,50 @@ def client() -> httpx.Client:
     return _client
 
 
-def deadline_transport() -> httpx.HTTPTransport:
+def deadline_transport(ssl_context: ssl.SSLContext) -> httpx.HTTPTransport:
     """httpx's transport on a pool whose connections keep each request's deadline: httpx
     takes no network backend, so the pool it made is replaced by one that has it."""
     transport = httpx.HTTPTransport()
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=ssl_context,
         max_connections=100,
         max_keepalive_connections=20,
         keepalive_expiry=5.0,
         network_backend=DeadlineBackend(httpcore.SyncBackend()),
     )
     return transport
+
+
+class PoolPerServerName(httpx.BaseTransport):
+    """A connection pool per server name. The guard sends a request to the address it
+    checked, the name going in Host and SNI, and httpcore pools connections by the URL's
+    host: in one pool, a second name on the same address would ride a TLS connection whose
+    certificate was checked for the first name only. Past MAX_POOLED_NAMES (event data can
+    name hosts) the least recently used pool is dropped, its connections closing with it
+    once their requests are done."""
+
+    def __init__(self) -> None:
+        self.ssl_context = httpx.create_ssl_context()
+        self.pools: dict[str, httpx.HTTPTransport] = {}
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        name = request.extensions.get("sni_hostname") or request.url.host
+        return self.pool(name).handle_request(request)
+
+    def pool(self, name: str) -> httpx.HTTPTransport:
+        with self.lock:
+            pool = self.pools.pop(name, None) or deadline_transport(self.ssl_context)
+            self.pools[name] = pool  # the most recently used last
+            if len(self.pools) > MAX_POOLED_NAMES:
+                del self.pools[next(iter(self.pools))]
+            return pool
+
+    def close(self) -> None:
+        with self.lock:
+            pools, self.pools = list(self.pools.values()), {}
+        for pool in pools:
+            pool.close()
 
 
 def send(request: Request) -> Exchange:
@@ -258,7 +293,7 @@ def redact_text(text: str, secret_values: list[str]) -> str:
 def guarded(request: Request) -> Target:
     if settings.ALLOW_PRIVATE_DESTINATIONS:
         return Target(request.url, request.headers, {})
-    return pinned_target(request)
+    return pinned_target(request.url, request.headers)
 
 
 def read_capped(response: httpx.Response) -> bytes:

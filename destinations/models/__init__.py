@@ -4,10 +4,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from infra import encryption
+from infra.addresses import saved_url_problem
 from ingest.models import Source
 
 from .. import mapping, triggers
-from ..addresses import saved_url_problem
 from ..integrations import REGISTRY, get_kind
 from ..integrations.base import Action, Config, Kind
 

@@ -15,6 +15,7 @@ class ReadFailed(Exception):
     OutOfTime have one too)."""
 
     UNREACHABLE = "unreachable"
+    REFUSED = "refused"  # a rule forbids connecting there: nothing was tried
     QUERY = "query"
     READ_ONLY = "read_only"
     TIMEOUT = "timeout"
@@ -42,6 +43,10 @@ class Result:
 
 
 class Connector(Protocol):
+    def vet(self, url: str) -> None:
+        """Refuse (ReadFailed) a URL that may not be connected to, without connecting; a host
+        that does not resolve (yet) is judged when connecting."""
+
     def check(self, url: str) -> str:
         """Connect and say what answered (e.g. the server's version); ReadFailed if nothing."""
 

@@ -6,15 +6,23 @@ run sees one snapshot of the table from its first chunk to its last.
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from psycopg import errors, sql
 
+from infra.addresses import Unresolvable
+
+from . import postgres_target
 from .base import ReadFailed, Result, Select
 
 CONNECT_TIMEOUT_SECONDS = 10
 APPLICATION_NAME = "switchyard-table-source"
+
+
+def vet(url: str) -> None:
+    with suppress(Unresolvable):  # judged when connecting, from the worker's DNS
+        postgres_target.keywords(url)
 
 
 def check(url: str) -> str:
@@ -40,10 +48,14 @@ def open(url: str, select: Select, chunk_rows: int) -> Iterator[Result]:
 @contextmanager
 def connect(url: str, timeout_seconds: int) -> Iterator[psycopg.Connection]:
     try:
+        target = postgres_target.keywords(url)
+    except Unresolvable as error:
+        raise ReadFailed(ReadFailed.UNREACHABLE, str(error)) from None
+    try:
         connection = psycopg.connect(
-            url, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=APPLICATION_NAME
+            **target, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=APPLICATION_NAME
         )
-    except psycopg.Error as error:  # a malformed URL too: nothing was reached
+    except psycopg.Error as error:  # a malformed option too: nothing was reached
         raise ReadFailed(ReadFailed.UNREACHABLE, first_line(error)) from None
     try:
         connection.read_only = True
