@@ -43,7 +43,8 @@ test: venv $(CHROMIUM) tests/browser/node_modules
 	echo "make test: database $$DATABASE_URL"; \
 	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 SECURE_SSL_REDIRECT=false $(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
 
-# Benchmarks (SPEC §9) on PostgreSQL; the load generator is wrk, from Debian's packages.
+# Benchmarks (SPEC §9) on PostgreSQL, 20 to 30 minutes on 2 cores (BENCH_ONLY picks sections,
+# bench/run.py); the load generator is wrk, from Debian's packages.
 WRK ?= /usr/bin/wrk
 
 $(WRK):
@@ -58,7 +59,8 @@ bench: venv $(WRK)
 	$(PYTHON) bench/run.py
 
 # The same figures on a full database (5 million events preloaded; PostgreSQL only), beside the
-# empty database's; about 20 minutes on 2 cores. BENCH_SCALE_EVENTS, ... in bench/scale.py.
+# empty database's, with a million-event drain and the claim on a million waiting deliveries;
+# 45 to 60 minutes on 2 cores. BENCH_SCALE_EVENTS, ... in bench/scale.py.
 bench-scale: venv $(WRK)
 	@mkdir -p bench/results var
 	$(PYTHON) bench/scale.py

@@ -37,6 +37,7 @@ from typing import Any  # noqa: E402
 import redis  # noqa: E402
 
 from bench import (  # noqa: E402
+    claims,
     database,
     delivery,
     drain,
@@ -159,6 +160,9 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str], results: dict[s
     results |= scale_measure.retire(rows)
     clock.lap("retention")
     results |= measure_full(supervisor, plan, env, web_url, loaded, clock)
+    bench.step("claims", "a million deliveries waiting: the claim's plan and time")
+    results |= claims.run()
+    clock.lap("claims")
     # Last: each capacity step and the drain disable the destinations before them.
     stage = delivery.Stage(supervisor, env, RUN_DIR, web_url, truncate=False)
     results |= bench.delivery_capacity(stage, plan.capacity)

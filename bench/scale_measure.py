@@ -204,6 +204,10 @@ SINGLE_ROWS = (
     ("backlog drain: large backlog (first third)", "drain_eps_large_backlog", "events/s"),
     ("backlog drain: small backlog (last third)", "drain_eps_small_backlog", "events/s"),
     ("backlog drain: large / small", "drain_ratio_large_to_small", "ratio"),
+    ("claim, 1 M waiting: whole claim p50", "claim_ms_p50", "ms"),
+    ("claim, 1 M waiting: due query", "claim_due_query_ms", "ms"),
+    ("claim, 1 M waiting: rows the due query read", "claim_due_query_rows_read", "rows"),
+    ("claim, 1 M waiting: sorts in its plan", "claim_due_query_sorts", "count"),
 )
 
 

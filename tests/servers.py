@@ -74,3 +74,14 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> 
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+def settings_refusal(**environment: str) -> str:
+    """What Django says when it starts with these settings (empty when it starts at all)."""
+    checked = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=os.environ | {"DJANGO_SETTINGS_MODULE": "project.settings", **environment},
+        capture_output=True,
+        text=True,
+    )
+    return checked.stderr if checked.returncode else ""

@@ -74,7 +74,9 @@ UNENCODABLE = [2**64, -(2**63) - 1, "half an emoji \ud83d", NotJson("NaN"), obje
 
 
 @each_context
-@pytest.mark.parametrize("value", UNENCODABLE, ids=repr)
+@pytest.mark.parametrize(
+    "value", UNENCODABLE, ids=["2**64", "-(2**63)-1", "half an emoji", "NaN", "an object"]
+)
 def test_a_value_orjson_cannot_encode_rejects_its_item_alone(ctx, value):
     items = [TRACK, TRACK | {"properties": {"a": [value]}}]
 

@@ -5,11 +5,8 @@ destination takes its bytes or gives its own, so that no request outlives its ba
 The destinations here are real local servers that misbehave on purpose; a test asserts on the
 outcome and bounds the time taken loosely (twice the deadline), never tightly."""
 
-import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +21,7 @@ from destinations.integrations.base import Outcome, Request
 from destinations.models import Delivery, DeliveryAttempt
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.dispatch.helpers import configure, make_due, mapping_of, pending
+from tests.servers import settings_refusal
 
 DEADLINE = 1.0
 DRIP_SECONDS = 0.25  # well under the read timeout: no single read ever times out
@@ -206,20 +204,11 @@ def test_a_delivery_cut_off_at_the_deadline_is_sent_once_and_retried_later(dripp
 
 
 def test_a_deadline_not_below_half_the_lease_is_refused_at_startup():
-    environment = os.environ | {
-        "DESTINATION_REQUEST_DEADLINE_SECONDS": "30",
-        "DELIVERY_LEASE_SECONDS": "60",
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-    }
-    checked = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env=environment,
-        capture_output=True,
-        text=True,
+    refusal = settings_refusal(
+        DESTINATION_REQUEST_DEADLINE_SECONDS="30", DELIVERY_LEASE_SECONDS="60"
     )
 
-    assert checked.returncode != 0
-    assert "DESTINATION_REQUEST_DEADLINE_SECONDS must be above 0 and below half" in checked.stderr
+    assert "DESTINATION_REQUEST_DEADLINE_SECONDS must be above 0 and below half" in refusal
 
 
 def test_a_batch_of_several_requests_sends_none_past_half_its_lease(dripper, source, settings):
