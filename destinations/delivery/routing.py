@@ -217,7 +217,9 @@ def route_events(events: list[Event], table: Table, now: datetime) -> set[int]:
         try:
             made = route_event(event, table, now, filtered, failed)
         except Exception as error:
-            log.warning("event %s failed routing: %r", event.pk, error, exc_info=True)
+            # One line, no traceback: a hostile stream must not flood the log (the delivery
+            # keeps the message; a chunk failing whole is logged in full).
+            log.warning("event %s failed routing: %r", event.pk, error)
             made = [routing_failed(event, route, now, error) for route in routes_of(event, table)]
             metrics.count_router_errors({"event": 1})
         deliveries += made
