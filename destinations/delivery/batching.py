@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from infra import planner
 
 from ..integrations.base import Action, Config
 from ..models import Delivery, Destination, DestinationState, Mapping
@@ -155,12 +157,7 @@ def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
         "next_attempt_at",
         "replay",
     )
-    if connection.vendor == "postgresql":
-        # Without statistics (a partition the autovacuum has not analyzed yet) the planner
-        # guesses a row or two per partition and sorts the whole backlog to return the first
-        # N; with sorting off it merges the index scans, which are already in this order.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_sort = off")
+    planner.in_index_order()
     return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
 
 

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from infra import planner
+
 from ..models import Delivery, Mapping
 from . import doorbell
 
@@ -28,14 +30,20 @@ def due_at_once(destination_id: int) -> int:
         Mapping.objects.filter(destination_id=destination_id).values_list("pk", flat=True)
     )
     for mapping_id in mapping_ids:
-        while chunk := waiting_retries(mapping_id):
-            with transaction.atomic():
-                Delivery.objects.of(chunk).filter(
-                    status=Delivery.Status.RETRYING, next_attempt_at__gt=timezone.now()
-                ).update(next_attempt_at=F("created_at"))
-            moved += len(chunk)
+        while moved_now := move_chunk(mapping_id):
+            moved += moved_now
     doorbell.ring_dispatchers(mapping_ids)
     return moved
+
+
+def move_chunk(mapping_id: int) -> int:
+    with transaction.atomic():
+        planner.in_index_order()
+        chunk = waiting_retries(mapping_id)
+        Delivery.objects.of(chunk).filter(
+            status=Delivery.Status.RETRYING, next_attempt_at__gt=timezone.now()
+        ).update(next_attempt_at=F("created_at"))
+    return len(chunk)
 
 
 def waiting_retries(mapping_id: int) -> list[Delivery]:

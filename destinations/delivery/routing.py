@@ -21,7 +21,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from infra import metrics
+from infra import metrics, planner
 from infra.bulk import insert_rows
 from infra.tallies import add_counts, hour_of
 from ingest.models import Event, Source
@@ -202,6 +202,7 @@ def leg_metadata(source: Source | None, destination: Destination | None = None) 
 
 
 def claim_unrouted_events() -> list[Event]:
+    planner.in_index_order()  # event_unrouted is (id): a chunk, not the backlog, is read
     pending = Event.objects.filter(routed_at__isnull=True).order_by("id")
     claimed = pending.select_for_update(skip_locked=True)[:CHUNK]
     return list(claimed.only("id", "source_id", "received_at", "payload"))

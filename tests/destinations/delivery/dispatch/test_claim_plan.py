@@ -4,7 +4,6 @@ is a Merge Append of index scans that read about a batch of entries and stop; no
 
 from datetime import timedelta
 
-import orjson
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,6 +11,7 @@ from django.utils import timezone
 
 from destinations.delivery.batching import claim_batch
 from infra import partitions
+from tests.destinations.delivery.plans import plan_of, scans, sorts
 
 BACKLOG = 1_000_000
 BATCH = 100
@@ -44,32 +44,20 @@ def backlog(billing, mapping):
     return mapping
 
 
-def plan_of(sql: str) -> dict:
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
-        [explained] = cursor.fetchone()
-    return (orjson.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
-
-
-def nodes(plan: dict) -> list[dict]:
-    return [plan, *[node for child in plan.get("Plans", []) for node in nodes(child)]]
-
-
 def test_a_claim_reads_a_batch_of_index_entries_whatever_the_backlog_oldest_first(backlog):
     with CaptureQueriesContext(connection) as queries:
         batch = claim_batch(backlog.pk)
     [claim] = [q["sql"] for q in queries if "SKIP LOCKED" in q["sql"]]
 
-    plan = nodes(plan_of(claim))
+    plan = plan_of(claim)
 
-    types = {node["Node Type"] for node in plan}
-    assert "Sort" not in types and "Incremental Sort" not in types
-    assert "Merge Append" in types
-    scans = [node for node in plan if "Scan" in node["Node Type"]]
-    assert len({node["Relation Name"] for node in scans}) >= 5
-    assert all(node["Node Type"] == "Index Scan" for node in scans)
+    assert not sorts(plan)
+    assert "Merge Append" in {node["Node Type"] for node in plan}
+    read = scans(plan)
+    assert len({node["Relation Name"] for node in read}) >= 5
+    assert all(node["Node Type"] == "Index Scan" for node in read)
     # The claimed rows are locked now, so the scans step over them to the next batch.
-    assert BATCH <= sum(node["Actual Rows"] for node in scans) <= BATCH + len(scans)
+    assert BATCH <= sum(node["Actual Rows"] for node in read) <= BATCH + len(read)
     due = [(d.next_attempt_at, d.pk) for d in batch.deliveries]
     assert len(due) == BATCH and due == sorted(due)
     assert all(d.attempts == 0 for d in batch.deliveries)  # not the retries waiting an hour
