@@ -214,3 +214,30 @@ def forget_backlog() -> int:
         unrouted = cursor.rowcount
         cursor.execute("UPDATE destinations_destination SET enabled = false WHERE enabled")
     return unrouted
+
+
+ROUTED_BY_SQL = "SELECT max(routed_at) FROM ingest_event WHERE source_id = %s"
+DELIVERED_AFTER_SQL = """
+SELECT count(*) FILTER (WHERE delivered_at <= %(middle)s),
+       count(*) FILTER (WHERE delivered_at > %(middle)s)
+FROM destinations_delivery WHERE destination_id = %(destination)s AND delivered_at > %(routed)s
+"""
+
+
+def routed_by(source_id: int) -> datetime | None:
+    """When the router had routed the source's last event."""
+    with connection.cursor() as cursor:
+        cursor.execute(ROUTED_BY_SQL, [source_id])
+        return cursor.fetchone()[0]
+
+
+def delivered_in_halves(
+    destination_id: int, routed: datetime, last: datetime
+) -> tuple[datetime, int, int]:
+    """The deliveries after `routed` up to `last`, counted in the two halves of that time."""
+    middle = routed + (last - routed) / 2
+    params = {"middle": middle, "destination": destination_id, "routed": routed}
+    with connection.cursor() as cursor:
+        cursor.execute(DELIVERED_AFTER_SQL, params)
+        first, second = cursor.fetchone()
+    return middle, first, second

@@ -79,6 +79,7 @@ def run(stage: Stage, drain: Drain) -> dict[str, Any]:
     ready = datetime.now(UTC)
     done = wait_until_delivered(stage, sink_url, baseline, source.pk, drain.timeout_seconds)
     thirds = database.delivered_thirds(destination.pk)
+    routed = database.routed_by(source.pk)
     stop_delivery_engine(stage, "drain")
     detail = {
         "events": events,
@@ -94,10 +95,35 @@ def run(stage: Stage, drain: Drain) -> dict[str, Any]:
         "two_thirds_delivered_s": seconds_between(started, thirds.two_thirds),
         "worker_log": "worker-drain.log",
     }
-    return figures(thirds, started, done) | {
-        "drain_ingest_eps": ingested["events_per_s"],
-        "drain": detail,
-        "drain_load_generator": LOAD_GENERATOR,
+    return (
+        figures(thirds, started, done)
+        | after_routing(destination.pk, routed, thirds)
+        | {
+            "drain_ingest_eps": ingested["events_per_s"],
+            "drain": detail,
+            "drain_load_generator": LOAD_GENERATOR,
+        }
+    )
+
+
+def after_routing(
+    destination_id: int, routed: datetime | None, thirds: database.Thirds
+) -> dict[str, Any]:
+    """The thirds above mix the router's work into the first: it routes the backlog while the
+    dispatchers start on it. Once the last event is routed, the deliveries left are the
+    dispatchers' alone: their rate while many wait (the first half of that time) against
+    while few do (the second half) is the claim's cost at a large and a small backlog."""
+    if routed is None or thirds.last is None or thirds.last <= routed:
+        return {}
+    middle, first, second = database.delivered_in_halves(destination_id, routed, thirds.last)
+    half = (middle - routed).total_seconds()
+    large, small = first / half, second / half
+    return {
+        "drain_after_routing_eps_large": round(large, 1),
+        "drain_after_routing_eps_small": round(small, 1),
+        "drain_after_routing_ratio": large / small if small else None,
+        "drain_routed_all_s": seconds_between(thirds.first, routed),
+        "drain_waiting_when_routed": first + second,
     }
 
 
@@ -133,8 +159,9 @@ def wait_until_delivered(
     stage: Stage, sink_url: str, baseline: int, source_id: int, timeout: float
 ) -> bool:
     """Poll the sink (cheap) until it has had as many items as there are events, then ask the
-    rows (at every progress line too); True once every event is delivered, False at the
-    timeout."""
+    rows; True once every event is delivered, False at the timeout. The rows are asked only
+    then: on a million events the question costs half a minute of a core, which the drain
+    it measures would pay."""
     events = database.count_events(source_id)
     began = time.monotonic()
     deadline = began + timeout
@@ -143,7 +170,7 @@ def wait_until_delivered(
         stage.supervisor.check_alive("worker")
         arrived = sink_items(sink_url) - baseline
         report = time.monotonic() - reported >= PROGRESS_SECONDS
-        if (arrived >= events or report) and not database.undelivered(source_id):
+        if arrived >= events and not database.undelivered(source_id):
             return True
         if report:
             reported = time.monotonic()

@@ -102,6 +102,11 @@ ROWS = (
     Row("backlog drain: large backlog (first third)", "drain_eps_large_backlog", "events/s"),
     Row("backlog drain: small backlog (last third)", "drain_eps_small_backlog", "events/s"),
     Row("backlog drain: large / small", "drain_ratio_large_to_small", "ratio"),
+    # Once every event is routed, the dispatchers alone: while many wait, then few.
+    Row("backlog drain: waiting once all were routed", "drain_waiting_when_routed", "deliveries"),
+    Row("backlog drain, routed: many waiting", "drain_after_routing_eps_large", "events/s"),
+    Row("backlog drain, routed: few waiting", "drain_after_routing_eps_small", "events/s"),
+    Row("backlog drain, routed: many / few", "drain_after_routing_ratio", "ratio"),
 )
 
 

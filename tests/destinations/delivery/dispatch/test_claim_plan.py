@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the plan is PostgreSQL's (partitions)"
 )
 
-# A million rows in one statement: one due delivery every 0.3 s over the last 3.5 days, and
+# A million rows in one statement: one due delivery every 0.3 s over 3.5 days, and
 # a tenth of them retrying, not due for an hour (they sit at the end of the index's order).
 BACKLOG_SQL = """
 INSERT INTO destinations_delivery (event_id, mapping_id, destination_id, status, payload,
@@ -29,16 +29,20 @@ INSERT INTO destinations_delivery (event_id, mapping_id, destination_id, status,
 SELECT i, %(mapping)s, %(destination)s,
        CASE WHEN i %% 10 = 0 THEN 'retrying' ELSE 'pending' END, '{"n": 1}'::jsonb, 8,
        CASE WHEN i %% 10 = 0 THEN 1 ELSE 0 END, at,
-       CASE WHEN i %% 10 = 0 THEN %(now)s + interval '1 hour' ELSE at END, false, at, 0, '', ''
-FROM (SELECT i, %(now)s - i * interval '0.3 s' AS at FROM generate_series(1, %(rows)s) AS i) AS g
+       CASE WHEN i %% 10 = 0 THEN %(later)s ELSE at END, false, at, 0, '', ''
+FROM (SELECT i, %(start)s - i * interval '0.3 s' AS at FROM generate_series(1, %(rows)s) AS i) AS g
 """
 
 
 @pytest.fixture
 def backlog(billing, mapping):
-    now = timezone.now()
-    partitions.ensure_partitions(now - timedelta(days=4), now + timedelta(days=1))
-    params = {"mapping": mapping.pk, "destination": billing.pk, "now": now, "rows": BACKLOG}
+    # Days of partitions of the test's own, past any other test's: created in its transaction,
+    # they go with its rollback, rows and all, and leave no million dead rows in today's.
+    start = timezone.now() - timedelta(days=40)
+    partitions.ensure_partitions(start - timedelta(days=4), start + timedelta(days=1))
+    later = timezone.now() + timedelta(hours=1)
+    params = {"mapping": mapping.pk, "destination": billing.pk, "rows": BACKLOG}
+    params |= {"start": start, "later": later}
     with connection.cursor() as cursor:
         cursor.execute(BACKLOG_SQL, params)
     return mapping
