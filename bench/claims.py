@@ -21,6 +21,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+# One due delivery every 0.3 s back from `start`, a tenth of them retrying and due only at
+# `later` (tests/destinations/delivery/dispatch/test_claim_plan.py writes the same backlog).
 BACKLOG_SQL = """
 INSERT INTO destinations_delivery (event_id, mapping_id, destination_id, status, payload,
     payload_bytes, attempts, created_at, next_attempt_at, replay, event_received_at, part,
@@ -28,8 +30,8 @@ INSERT INTO destinations_delivery (event_id, mapping_id, destination_id, status,
 SELECT i, %(mapping)s, %(destination)s,
        CASE WHEN i %% 10 = 0 THEN 'retrying' ELSE 'pending' END, '{"n": 1}'::jsonb, 8,
        CASE WHEN i %% 10 = 0 THEN 1 ELSE 0 END, at,
-       CASE WHEN i %% 10 = 0 THEN %(now)s + interval '1 hour' ELSE at END, false, at, 0, '', ''
-FROM (SELECT i, %(now)s - i * interval '0.3 s' AS at FROM generate_series(1, %(rows)s) AS i) AS g
+       CASE WHEN i %% 10 = 0 THEN %(later)s ELSE at END, false, at, 0, '', ''
+FROM (SELECT i, %(start)s - i * interval '0.3 s' AS at FROM generate_series(1, %(rows)s) AS i) AS g
 """
 
 
@@ -74,9 +76,10 @@ def write_backlog(mapping, rows: int) -> None:
 
     now = timezone.now()
     partitions.ensure_partitions(now - timedelta(days=4), now + timedelta(days=1))
-    params = {"mapping": mapping.pk, "destination": mapping.destination_id, "now": now}
+    params = {"mapping": mapping.pk, "destination": mapping.destination_id, "rows": rows}
+    params |= {"start": now, "later": now + timedelta(hours=1)}
     with connection.cursor() as cursor:
-        cursor.execute(BACKLOG_SQL, params | {"rows": rows})
+        cursor.execute(BACKLOG_SQL, params)
 
 
 def explained_claim(claim_batch, mapping_id: int) -> tuple[dict[str, Any], int]:

@@ -15,7 +15,14 @@ from ingest.models import Event, Source
 
 from ..models import Delivery, Destination, Mapping
 from . import doorbell
-from .routing import Route, insert_deliveries, leg_metadata, new_delivery, route_leg
+from .routing import (
+    Route,
+    insert_deliveries,
+    leg_metadata,
+    new_delivery,
+    route_leg,
+    routing_failed,
+)
 from .transforming import (
     Failure,
     Transformed,
@@ -53,12 +60,17 @@ def reroute_source(source: Source, destination: Destination, start: datetime, en
     chains = Chains()
     events = Event.objects.filter(source=source, received_at__gte=start, received_at__lt=end)
     now = timezone.now()
-    replays = [
-        new_delivery(event, route, now, *outcome, replay=True)
-        for event in events.only("id", "source_id", "received_at", "payload").iterator(1000)
-        for route, outcome in route_leg(event, chains.run(event, source, destination), routes)
-        if not isinstance(outcome, str)
-    ]
+    replays = []
+    for event in events.only("id", "source_id", "received_at", "payload").iterator(1000):
+        try:
+            transformed = chains.run(event, source, destination)
+            replays += [
+                new_delivery(event, route, now, *outcome, replay=True)
+                for route, outcome in route_leg(event, transformed, routes)
+                if not isinstance(outcome, str)
+            ]
+        except Exception as error:  # one event's content fails it alone, as in the router
+            replays += [routing_failed(event, route, now, error, replay=True) for route in routes]
     return _queue(replays, chains)
 
 
@@ -99,19 +111,27 @@ def _replay(originals) -> int:
         if mapping.pk not in routes:
             routes[mapping.pk] = Route.of(mapping)
         route, event = routes[mapping.pk], original.event
-        if not chains.any(event.source_id, mapping.destination_id):
-            replays.append(new_delivery(event, route, now, replay_of=original))
-            continue
         if (event.pk, mapping.pk) in replayed:
             continue
-        replayed.add((event.pk, mapping.pk))
-        transformed = chains.run(event, event.source, mapping.destination)
-        replays.extend(
-            new_delivery(event, route, now, *outcome, replay_of=original)
-            for _, outcome in route_leg(event, transformed, [route])
-            if not isinstance(outcome, str)
-        )
+        if chains.any(event.source_id, mapping.destination_id):
+            replayed.add((event.pk, mapping.pk))  # the parts of a fanned-out event, once
+        try:
+            replays += replays_of(original, route, chains, now)
+        except Exception as error:  # one event's content fails it alone, as in the router
+            replays.append(routing_failed(event, route, now, error, replay_of=original))
     return _queue(replays, chains)
+
+
+def replays_of(original: Delivery, route: Route, chains: Chains, now: datetime) -> list[Delivery]:
+    event, mapping = original.event, original.mapping
+    if not chains.any(event.source_id, mapping.destination_id):
+        return [new_delivery(event, route, now, replay_of=original)]
+    transformed = chains.run(event, event.source, mapping.destination)
+    return [
+        new_delivery(event, route, now, *outcome, replay_of=original)
+        for _, outcome in route_leg(event, transformed, [route])
+        if not isinstance(outcome, str)
+    ]
 
 
 def _queue(replays: list[Delivery], chains: Chains) -> int:

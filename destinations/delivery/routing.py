@@ -247,13 +247,14 @@ def route_event(
     failures: dict[tuple[int, int], Failure] = {}
     legs = table.legs.get(event.source_id, ())
     at_source = table.at_source(event) if legs else None
+    hour = hour_of(now)
     for leg in legs:
         transformed = run_chain(leg.chain, at_source, leg.metadata)
         if failure := transformed.failure:
             failures[(event.pk, failure.version_id)] = failure
         for route, outcome in route_leg(event, transformed, leg.routes):
             if isinstance(outcome, str):
-                skipped[(route.mapping_id, hour_of(now), outcome)] += 1
+                skipped[(route.mapping_id, hour, outcome)] += 1
             else:
                 made.append(new_delivery(event, route, now, *outcome))
     filtered.update(skipped)
@@ -265,9 +266,16 @@ def routes_of(event: Event, table: Table) -> list[Route]:
     return [route for leg in table.legs.get(event.source_id, ()) for route in leg.routes]
 
 
-def routing_failed(event: Event, route: Route, now: datetime, error: Exception) -> Delivery:
+def routing_failed(
+    event: Event,
+    route: Route,
+    now: datetime,
+    error: Exception,
+    replay_of: Delivery | None = None,
+    replay=False,
+) -> Delivery:
     """A failed delivery that says what stopped the event on its way to this mapping."""
-    delivery = empty_delivery(event, route, now)
+    delivery = empty_delivery(event, route, now, replay_of, replay)
     delivery.status = Delivery.Status.FAILED
     delivery.error_code = ROUTING_ERROR
     delivery.error_message = f"{type(error).__name__}: {error}"[:MESSAGE_LENGTH]

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from destinations.delivery import routing
+from destinations.delivery.replay import replay_deliveries
 from destinations.delivery.routing import route_new_events
 from destinations.models import Delivery
 from destinations.transformations import create_transformation, set_destination_chain
@@ -163,3 +164,22 @@ def test_an_event_whose_failure_cannot_be_written_either_is_marked_routed_and_co
     assert outcome(good) == ("pending", "")
     assert {"dropped": 1} in counted
     assert not Event.objects.filter(routed_at__isnull=True).exists()
+
+
+def test_replaying_an_event_that_still_cannot_be_routed_fails_that_replay_alone(
+    source, other, hook
+):
+    deep = stored(source, 1, properties=nested(300))
+    normal = stored(other, 2)
+    route_new_events()
+    Delivery.objects.filter(event_id=normal.pk).update(status="delivered")  # replayable
+    originals = list(Delivery.objects.values_list("pk", flat=True))
+
+    assert replay_deliveries(originals) == 2
+
+    replays = Delivery.objects.filter(replay=True)
+    assert (replays.get(event_id=deep.pk).status, replays.get(event_id=deep.pk).error_code) == (
+        "failed",
+        "ROUTING_ERROR",
+    )
+    assert replays.get(event_id=normal.pk).status == "pending"

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.claims import BACKLOG_SQL
 from destinations.delivery.batching import claim_batch
 from infra import partitions
 from tests.destinations.delivery.plans import plan_of, scans, sorts
@@ -19,19 +20,6 @@ BATCH = 100
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the plan is PostgreSQL's (partitions)"
 )
-
-# A million rows in one statement: one due delivery every 0.3 s over 3.5 days, and
-# a tenth of them retrying, not due for an hour (they sit at the end of the index's order).
-BACKLOG_SQL = """
-INSERT INTO destinations_delivery (event_id, mapping_id, destination_id, status, payload,
-    payload_bytes, attempts, created_at, next_attempt_at, replay, event_received_at, part,
-    error_code, error_message)
-SELECT i, %(mapping)s, %(destination)s,
-       CASE WHEN i %% 10 = 0 THEN 'retrying' ELSE 'pending' END, '{"n": 1}'::jsonb, 8,
-       CASE WHEN i %% 10 = 0 THEN 1 ELSE 0 END, at,
-       CASE WHEN i %% 10 = 0 THEN %(later)s ELSE at END, false, at, 0, '', ''
-FROM (SELECT i, %(start)s - i * interval '0.3 s' AS at FROM generate_series(1, %(rows)s) AS i) AS g
-"""
 
 
 @pytest.fixture
