@@ -14,10 +14,6 @@ from .delivery import transport
 from .integrations.base import Config, Kind
 from .models import Destination, Mapping
 
-# The settings that choose where a kind's requests go: every kind's base URL, the forwarder's
-# endpoint, LaunchDarkly's events host. tests/destinations/test_secret_origins.py builds each
-# kind's requests under every other setting to prove that none of them moves a request.
-HOST_SETTINGS = frozenset({"base_url", "endpoint", "events_host"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -104,7 +100,7 @@ def secret_origins(destination: Destination) -> frozenset[str]:
     values = (
         destination.settings.get(setting.key) or setting.default
         for setting in kind.all_settings
-        if setting.key in HOST_SETTINGS
+        if setting.chooses_host
     )
     origins = {url_origin(str(value)) for value in values if value}
     if destination.pk is not None:

@@ -17,7 +17,7 @@ from .. import triggers
 from ..integrations import get_kind
 from ..integrations.base import Action, Kind, Setting
 from ..models import Destination, Mapping
-from ..services import HOST_SETTINGS, merge_secrets
+from ..services import merge_secrets
 
 SECRET_KEPT_HELP = f"Stored encrypted ({MASK}); leave empty to keep it, type to replace it."
 HOST_CHANGE_HELP = (
@@ -66,7 +66,7 @@ class DestinationForm(forms.ModelForm):
                 # host (LaunchDarkly's events host), so only one typed on purpose is saved.
                 field.initial = None
                 field.widget.attrs["placeholder"] = self.kind.default_base_url
-            if setting.key in HOST_SETTINGS:
+            if setting.chooses_host:
                 field.help_text = f"{field.help_text} {HOST_CHANGE_HELP}".strip()
             if setting.secret and stored_secrets.get(setting.key):
                 field.required = False

@@ -32,6 +32,9 @@ class Setting:
     help: str = ""
     choices: tuple[str, ...] = ()
     advanced: bool = False
+    # Whether the value picks the server requests go to (a host, a region, an endpoint):
+    # the destination's secrets are bound to what these name (destinations.services).
+    chooses_host: bool = False
 
     @property
     def secret(self) -> bool:
@@ -169,6 +172,7 @@ class Kind:
             default=self.default_base_url,
             help="Where requests go; change it for a proxy, a regional endpoint or a test server.",
             advanced=True,
+            chooses_host=True,
         )
         object.__setattr__(self, "all_settings", (*self.settings, base_url))
 

@@ -197,6 +197,7 @@ KIND = Kind(
             "Events host",
             default=DEFAULT_EVENTS_HOST,
             help="The host that receives events, e.g. for another LaunchDarkly instance",
+            chooses_host=True,
         ),
     ),
     actions=(TRACK_EVENT, ALIAS_USER),

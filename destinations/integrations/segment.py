@@ -209,6 +209,7 @@ KIND = Kind(
             help="The Tracking API root, ending in /v1: Segment EU is "
             "https://events.eu1.segmentapis.com/v1, RudderStack <data plane URL>/v1, "
             "Switchyard https://<host>/v1.",
+            chooses_host=True,
         ),
     ),
     actions=ACTIONS,

@@ -1,5 +1,5 @@
 """Where a destination's secrets may go (services.secret_origins): the origins its host
-settings and its mappings' URL fields name, and no setting outside HOST_SETTINGS moves them."""
+settings and its mappings' URL fields name, and no setting but those marked `chooses_host` moves them."""
 
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,7 +10,7 @@ from destinations.delivery.payloads import PayloadInvalid, prepare
 from destinations.integrations import KINDS
 from destinations.integrations.base import Kind, Request, Setting
 from destinations.models import Destination
-from destinations.services import HOST_SETTINGS, expression_origin, url_origin
+from destinations.services import expression_origin, url_origin
 from tests.destinations import events
 
 SAMPLES = [events.track(), events.identify(), events.page(), events.group(), events.alias()]
@@ -58,14 +58,14 @@ def other_values(setting: Setting) -> tuple[Any, ...]:
 def test_no_setting_outside_the_host_settings_moves_a_request_to_another_origin(kind):
     baseline = {s.key: "abc123" for s in kind.settings if s.required and not s.secret}
     expected = origins(built_requests(kind, baseline))
-    others = [s for s in kind.all_settings if not s.secret and s.key not in HOST_SETTINGS]
+    others = [s for s in kind.all_settings if not s.secret and not s.chooses_host]
 
     for setting in others:
         for value in other_values(setting):
             moved = origins(built_requests(kind, baseline | {setting.key: value}))
             assert moved == expected, (
-                f"{kind.key}'s setting {setting.key}={value!r} moves requests: add it to "
-                "destinations.services.HOST_SETTINGS"
+                f"{kind.key}'s setting {setting.key}={value!r} moves requests: mark it "
+                "chooses_host=True"
             )
 
 
