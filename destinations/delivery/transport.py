@@ -24,7 +24,7 @@ from django.conf import settings
 from infra.addresses import PrivateAddress, Target, Unresolvable, pinned_target
 from infra.encryption import MASK
 
-from ..integrations.base import Action, Config, ItemResult, Outcome, Request
+from ..integrations.base import Action, Answer, Config, ItemResult, Outcome, Request
 from .deadline import DeadlineBackend, within
 
 log = logging.getLogger(__name__)
@@ -209,12 +209,12 @@ def send_items(
             sent.append(unsent(request.items, NOT_SENT_IN_TIME, NO_TIME_TO_SEND))
             continue
         exchange = send(request)
-        verdict = redacted(judge(action, exchange), config.secret_values)
-        results = None
-        if verdict.outcome is Outcome.DELIVERED:
-            results = item_results(action, exchange, len(request.items))
-        sent.append(Sent(request, exchange, results or [verdict] * len(request.items)))
-        if len(request.items) > 1 and exchange.status in POISONED_STATUSES:
+        by_item = item_results(action, exchange, len(request.items))
+        results = by_item or [judge(action, exchange)] * len(request.items)
+        secrets = config.secret_values
+        sent.append(Sent(request, exchange, [redacted(result, secrets) for result in results]))
+        poisoned = exchange.status in POISONED_STATUSES
+        if by_item is None and poisoned and len(request.items) > 1:
             sent += split(action, config, payloads, request.items, deadline)
     return sent
 
@@ -241,7 +241,7 @@ def judge(action: Action, exchange: Exchange) -> ItemResult:
     """The kind's reading of an answer outside 2xx first (a rate limit sent as 403, say)."""
     status = exchange.status
     if action.read_error and status is not None and not 200 <= status < 300:
-        reading = action.read_error(status, exchange.response_body)
+        reading = action.read_error(answer(exchange, status))
         if reading is not None:
             return reading
     return classify(exchange)
@@ -267,15 +267,20 @@ def refused(action: Action, payloads: list[dict], sent: list[Sent]) -> list[Sent
 
 
 def item_results(action: Action, exchange: Exchange, count: int) -> list[ItemResult] | None:
-    """The kind's reading of a 2xx answer item by item, when it has one that makes sense."""
-    if action.read_response is None:
+    """The kind's reading of an answer item by item, when it has one that makes sense."""
+    status = exchange.status
+    if action.read_response is None or status is None:
         return None
     try:
-        results = action.read_response(exchange.status, exchange.response_body, count)
-    except Exception:  # the answer was 2xx: a reader's bug must not undo that
+        results = action.read_response(answer(exchange, status), count)
+    except Exception:  # a reader's bug leaves the answer to be judged whole, as without one
         log.exception("could not read the answer item by item")
         return None
     return results if results is not None and len(results) == count else None
+
+
+def answer(exchange: Exchange, status: int) -> Answer:
+    return Answer(status, exchange.response_headers, exchange.response_body)
 
 
 def redacted(result: ItemResult, secret_values: list[str]) -> ItemResult:

@@ -106,11 +106,22 @@ class ItemResult:
     retry_after: float | None = None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A destination's answer to one request, as a kind's readers see it."""
+
+    status: int
+    headers: Mapping[str, str]  # names in lower case
+    body: bytes
+
+
 Builder = Callable[[Config, list[dict[str, Any]]], list[Request]]
-# Reads a 2xx answer that reports items one by one; returns one result per item.
-ResponseReader = Callable[[int, bytes, int], list[ItemResult] | None]
+# Reads an answer that reports items one by one (a 2xx with partial failures, a 400 naming
+# the bad events): one result per item of the request, or None to judge the request whole.
+# A reading of an answer outside 2xx replaces splitting the batch to find its bad items.
+ResponseReader = Callable[[Answer, int], list[ItemResult] | None]
 # Reads an answer outside 2xx before the generic rules (SPEC §5.4); None leaves it to them.
-ErrorReader = Callable[[int, bytes], ItemResult | None]
+ErrorReader = Callable[[Answer], ItemResult | None]
 # Why a payload must go in no request (the receiver would refuse the whole batch for it):
 # the builder leaves it out and the item fails alone with this result.
 Refusal = Callable[[dict[str, Any]], ItemResult | None]

@@ -6,6 +6,7 @@ from typing import Any
 
 from .base import (
     Action,
+    Answer,
     Config,
     ConnectionTest,
     Field,
@@ -61,9 +62,9 @@ def build_gauges(config: Config, payloads: list[dict[str, Any]]) -> list[Request
     return [json_request("POST", metrics_url(config), body, range(len(payloads)), auth(config))]
 
 
-def read_error(status: int, body: bytes) -> ItemResult | None:
-    if status == 403 and RATE_LIMITED.search(body):
-        message = f"HTTP 403: {body[:500].decode('utf-8', errors='replace').strip()}"
+def read_error(answer: Answer) -> ItemResult | None:
+    if answer.status == 403 and RATE_LIMITED.search(answer.body):
+        message = f"HTTP 403: {answer.body[:500].decode('utf-8', errors='replace').strip()}"
         return ItemResult(Outcome.RETRY, "TOO_MANY_REQUESTS", message)
     return None
 

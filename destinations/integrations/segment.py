@@ -14,6 +14,7 @@ import orjson
 
 from .base import (
     Action,
+    Answer,
     Builder,
     Config,
     ConnectionTest,
@@ -118,16 +119,18 @@ def test_request(config: Config) -> Request:
     return json_request("POST", url, {"batch": [], "sentAt": now_iso()}, (), auth(config))
 
 
-def read_rejections(status: int, body: bytes, item_count: int) -> list[ItemResult] | None:
-    """Per-item results from `{"success": true, "rejected": [{"index", "code"}]}`, the answer
-    of a Switchyard (SPEC §2.5); None for any other answer, which then counts as a whole."""
+def read_rejections(answer: Answer, item_count: int) -> list[ItemResult] | None:
+    """Per-item results from `{"success": true, "rejected": [{"index", "code"}]}`, the 2xx
+    answer of a Switchyard (SPEC §2.5); None for any other answer, which then counts whole."""
+    if not 200 <= answer.status < 300:
+        return None
     try:
-        answer = orjson.loads(body)
+        reply = orjson.loads(answer.body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(answer, dict) or answer.get("success") is not True:
+    if not isinstance(reply, dict) or reply.get("success") is not True:
         return None
-    rejected = answer.get("rejected")
+    rejected = reply.get("rejected")
     if not isinstance(rejected, list):
         return None
     results = [ItemResult(Outcome.DELIVERED)] * item_count

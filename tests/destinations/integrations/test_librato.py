@@ -6,7 +6,7 @@ import pytest
 from destinations import triggers
 from destinations.delivery.payloads import prepare
 from destinations.integrations import librato
-from destinations.integrations.base import Config, ItemResult, Outcome
+from destinations.integrations.base import Answer, Config, ItemResult, Outcome
 from infra.encryption import Secrets
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver
@@ -194,7 +194,7 @@ def test_a_403_saying_the_api_limit_was_hit_is_retried_as_too_many_requests():
         b'{"errors":{"request":["You have hit the API limit for measurements [measure:raw_rate]"]}}'
     )
 
-    result = librato.SEND_GAUGE.read_error(403, body)
+    result = librato.SEND_GAUGE.read_error(Answer(403, {}, body))
 
     assert result == ItemResult(Outcome.RETRY, "TOO_MANY_REQUESTS", f"HTTP 403: {body.decode()}")
 
@@ -204,7 +204,7 @@ def test_a_403_saying_the_api_limit_was_hit_is_retried_as_too_many_requests():
     [(403, b'{"errors":{"request":["Forbidden"]}}'), (401, b"API limit"), (400, b"")],
 )
 def test_any_other_error_answer_is_left_to_the_generic_rules(status, body):
-    assert librato.SEND_GAUGE.read_error(status, body) is None
+    assert librato.SEND_GAUGE.read_error(Answer(status, {}, body)) is None
 
 
 def test_a_plain_403_still_fails_as_invalid_authentication(httpserver):

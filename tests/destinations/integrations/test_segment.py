@@ -9,7 +9,7 @@ from destinations.admin.forms import destination_form
 from destinations.delivery.payloads import PayloadInvalid, prepare
 from destinations.delivery.transport import send_batch
 from destinations.integrations import get_kind
-from destinations.integrations.base import Config, ItemResult, Outcome
+from destinations.integrations.base import Answer, Config, ItemResult, Outcome
 from destinations.integrations.segment import read_rejections
 from destinations.services import create_destination
 from infra.encryption import Secrets
@@ -261,14 +261,14 @@ def test_an_answer_that_is_not_json_delivers_every_message(httpserver):
     [b"", b"OK", b"[]", b'{"success": true}', b'{"success": false, "rejected": [{"index": 0}]}'],
 )
 def test_an_answer_without_a_rejected_list_counts_as_a_whole(body):
-    assert read_rejections(200, body, 2) is None
+    assert read_rejections(Answer(200, {}, body), 2) is None
 
 
 def test_rejections_that_name_no_item_of_the_batch_are_ignored():
     rejected = [{"index": 5}, {"index": "1"}, {"index": True}, "x", {"index": 0}]
     body = orjson.dumps({"success": True, "rejected": rejected})
 
-    results = read_rejections(200, body, 2)
+    results = read_rejections(Answer(200, {}, body), 2)
 
     failed = ItemResult(
         Outcome.FAILED, "REJECTED", "the receiving API dropped this message (REJECTED)"

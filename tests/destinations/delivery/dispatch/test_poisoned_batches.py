@@ -5,10 +5,13 @@ action sends one event per request for that reason (action-destinations, metrono
 sendEvent), where batching must do better and isolate the bad one."""
 
 import math
+from dataclasses import replace
 
 import orjson
 import pytest
 
+from destinations.integrations import REGISTRY, get_kind
+from destinations.integrations.base import Answer, ItemResult, Outcome
 from destinations.delivery.routing import route_new_events
 from destinations.models import Delivery, DeliveryAttempt
 from tests.destinations.delivery.dispatch.helpers import configure, dispatch_once, pending
@@ -135,3 +138,29 @@ def test_a_batch_of_one_refused_is_simply_failed(source, sink, billing, mapping)
     assert len(sink.received) == 1
     assert Delivery.objects.get().status == "failed"
     assert orjson.loads(sink.received[0].body)[0]["customer_id"] == "acct-bad"
+
+
+def naming_bad_items(answer: Answer, count: int) -> list[ItemResult] | None:
+    """Amplitude-like: a 400 lists the indexes of the events it refused, and takes none."""
+    if answer.status != 400:
+        return None
+    bad = set(orjson.loads(answer.body)["bad_indexes"])
+    refused = ItemResult(Outcome.FAILED, "BAD_EVENT", "refused by name")
+    return [refused if i in bad else ItemResult(Outcome.RETRY, retry_after=0) for i in range(count)]
+
+
+def test_an_answer_the_kind_reads_item_by_item_fails_only_the_named_items_without_a_split(
+    source, sink, billing, mapping, monkeypatch
+):
+    metronome = get_kind("metronome")
+    action = replace(metronome.action("send_event"), read_response=naming_bad_items)
+    monkeypatch.setitem(REGISTRY, "metronome", replace(metronome, actions=(action,)))
+    sink.answer = lambda request: (400, {}, b'{"bad_indexes": [1]}')
+    ingest_and_route(source, *[track(i) for i in range(3)])
+
+    dispatch_once(mapping)
+
+    assert len(sink.received) == 1
+    statuses = {message_id: d.status for message_id, d in by_message_id().items()}
+    assert statuses == {"msg-00000": "retrying", "msg-00001": "failed", "msg-00002": "retrying"}
+    assert Delivery.objects.get(event__message_id="msg-00001").error_code == "BAD_EVENT"
