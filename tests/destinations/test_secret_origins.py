@@ -1,5 +1,6 @@
 """Where a destination's secrets may go (services.secret_origins): the origins its host
-settings and its mappings' URL fields name, and no setting but those marked `chooses_host` moves them."""
+settings and its mappings' URL fields name; no setting but those marked `chooses_host`
+moves them."""
 
 from typing import Any
 from urllib.parse import urlsplit

@@ -10,9 +10,9 @@ from dataclasses import replace
 import orjson
 import pytest
 
+from destinations.delivery.routing import route_new_events
 from destinations.integrations import REGISTRY, get_kind
 from destinations.integrations.base import Answer, ItemResult, Outcome
-from destinations.delivery.routing import route_new_events
 from destinations.models import Delivery, DeliveryAttempt
 from tests.destinations.delivery.dispatch.helpers import configure, dispatch_once, pending
 from tests.destinations.delivery.scenario import ingest_and_route, track
