@@ -98,12 +98,13 @@ def dry_run(mapping: Mapping, event: dict[str, Any]) -> DryRun:
 
 def send_test_event(mapping: Mapping, event: dict[str, Any]) -> SentTestEvent:
     """Send the event through the mapping now, whatever the trigger says (the operator asked
-    for it), and return the answers; nothing is recorded, as nothing was routed."""
+    for it), and return the answers; nothing is recorded, as nothing was routed. A kind with
+    a test mode is sent in it."""
     preview = dry_run(mapping, event)
     if preview.payload is None:
         return SentTestEvent(preview, [])
     config = mapping.destination.config()
-    sent = send_batch(mapping.action_spec, config, [preview.payload])
+    sent = send_batch(mapping.action_spec.for_test(), config, [preview.payload])
     return SentTestEvent(preview, [shown_response(item, config) for item in sent])
 
 

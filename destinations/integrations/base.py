@@ -6,7 +6,7 @@ lists the kinds. Builders are plain functions from a `Config` and rendered paylo
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -143,6 +143,12 @@ class Action:
     read_response: ResponseReader | None = None
     read_error: ErrorReader | None = None
     refuse: Refusal | None = None
+    # What Test mapping sends instead of `build`, where the vendor has a validation endpoint
+    # or a test mode (GA4's debug server, Meta's test event code): a trial records nothing.
+    build_test: Builder | None = None
+
+    def for_test(self) -> "Action":
+        return replace(self, build=self.build_test) if self.build_test else self
 
     def default_fields(self) -> dict[str, Any]:
         return {f.key: f.default for f in self.fields if f.default is not NO_DEFAULT}

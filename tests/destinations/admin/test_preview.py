@@ -2,6 +2,7 @@
 sending it; "Send test event" sends that one event and shows the answer, recording nothing."""
 
 import json
+from dataclasses import replace
 from html import escape
 
 import orjson
@@ -10,7 +11,7 @@ from django.urls import reverse
 
 from destinations.admin.preview import dry_run, send_test_event
 from destinations.delivery.payloads import prepare
-from destinations.integrations import get_kind
+from destinations.integrations import REGISTRY, get_kind
 from destinations.models import Delivery, DeliveryAttempt, Destination, Mapping
 from destinations.services import create_destination
 from tests.destinations import events
@@ -249,3 +250,19 @@ def test_the_test_mapping_page_lists_the_coercions_of_its_dry_run(admin_client, 
     page = response.content.decode()
     assert 'id="dry-run-coercions"' in page
     assert escape("field 'metric_value': the string \"14.99\" became 14.99") in page
+
+
+def test_send_test_event_uses_the_kinds_test_mode_where_it_has_one(preset, sink, monkeypatch):
+    """A vendor's validation endpoint (GA4's /debug/mp/collect) records nothing real."""
+
+    def to_validation_server(config, payloads):
+        return [replace(r, url=f"{r.url}?validate=1") for r in SEND_EVENT.build(config, payloads)]
+
+    metronome = get_kind("metronome")
+    action = replace(SEND_EVENT, build_test=to_validation_server)
+    monkeypatch.setitem(REGISTRY, "metronome", replace(metronome, actions=(action,)))
+    sink.answer = always(200)
+
+    send_test_event(preset, events.track(1))
+
+    assert sink.received[0].path.endswith("?validate=1")
