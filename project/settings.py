@@ -199,6 +199,8 @@ if not 0 < DESTINATION_REQUEST_DEADLINE_SECONDS < DELIVERY_LEASE_SECONDS / 2:
         "DESTINATION_REQUEST_DEADLINE_SECONDS must be above 0 and below half of "
         "DELIVERY_LEASE_SECONDS"
     )
+# Routers running at once; the other worker processes are left to the dispatchers.
+ROUTER_PROCESSES = env.int("ROUTER_PROCESSES", default=2)
 # Attempts carried by one dispatcher run before it hands the mapping back to the queue.
 DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from ..delivery.attempts import redact_headers
-from ..delivery.routing import ROUTING_ERROR
+from ..delivery.new_deliveries import ROUTING_ERROR
 from ..delivery.transport import INVALID_REQUEST, PRIVATE_ADDRESS, status_code_name
 from ..models import Delivery, DeliveryAttempt, Destination, DestinationState, Mapping
 

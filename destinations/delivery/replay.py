@@ -15,14 +15,8 @@ from ingest.models import Event, Source
 
 from ..models import Delivery, Destination, Mapping
 from . import doorbell
-from .routing import (
-    Route,
-    insert_deliveries,
-    leg_metadata,
-    new_delivery,
-    route_leg,
-    routing_failed,
-)
+from .new_deliveries import NewDelivery, insert_deliveries, new_delivery, routing_failed
+from .routing import Route, leg_metadata, route_leg
 from .transforming import (
     Failure,
     Transformed,
@@ -122,7 +116,9 @@ def _replay(originals) -> int:
     return _queue(replays, chains)
 
 
-def replays_of(original: Delivery, route: Route, chains: Chains, now: datetime) -> list[Delivery]:
+def replays_of(
+    original: Delivery, route: Route, chains: Chains, now: datetime
+) -> list[NewDelivery]:
     event, mapping = original.event, original.mapping
     if not chains.any(event.source_id, mapping.destination_id):
         return [new_delivery(event, route, now, replay_of=original)]
@@ -134,7 +130,7 @@ def replays_of(original: Delivery, route: Route, chains: Chains, now: datetime) 
     ]
 
 
-def _queue(replays: list[Delivery], chains: Chains) -> int:
+def _queue(replays: list[NewDelivery], chains: Chains) -> int:
     with transaction.atomic():
         insert_deliveries(replays)
         record_failures(chains.failed, timezone.now())
