@@ -74,7 +74,7 @@ mutate: venv
 	@mkdir -p var
 	$(PYTHON) tests/mutate.py $(MODULE) $(TESTS)
 
-# The hostile-input suite with many more examples than CI's (README → Security).
+# The hostile-input suite with many more examples than CI's (docs/testing.md, "make hostile").
 hostile: venv
 	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
 	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 SECURE_SSL_REDIRECT=false \

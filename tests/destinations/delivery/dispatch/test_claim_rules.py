@@ -133,7 +133,7 @@ def test_a_batch_exactly_max_batch_bytes_long_goes_as_one_request(source, sink, 
     assert statuses(mapping.destination) == {"delivered": 4}
 
 
-# --- What make mutate found unpinned (README → Tests) -----------------------------------------
+# --- What make mutate found unpinned (docs/testing.md, "make mutate") ---------------------------
 
 
 def test_the_oldest_due_time_goes_first_not_the_oldest_row(source, billing, mapping):
