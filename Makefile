@@ -43,8 +43,8 @@ test: venv $(CHROMIUM) tests/browser/node_modules
 	echo "make test: database $$DATABASE_URL"; \
 	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 SECURE_SSL_REDIRECT=false $(VENV)/bin/pytest -n auto $(PYTEST_ARGS)
 
-# Benchmarks (SPEC §9) on PostgreSQL, 20 to 30 minutes on 2 cores (BENCH_ONLY picks sections,
-# bench/run.py); the load generator is wrk, from Debian's packages.
+# Benchmarks (docs/performance.md) on PostgreSQL, 20 to 30 minutes on 2 cores (BENCH_ONLY picks
+# sections, bench/run.py); the load generator is wrk, from Debian's packages.
 WRK ?= /usr/bin/wrk
 
 $(WRK):
@@ -74,7 +74,7 @@ mutate: venv
 	@mkdir -p var
 	$(PYTHON) tests/mutate.py $(MODULE) $(TESTS)
 
-# The hostile-input suite with many more examples than CI's (README → Security).
+# The hostile-input suite with many more examples than CI's (docs/testing.md, "make hostile").
 hostile: venv
 	@mkdir -p var; export DATABASE_URL="$$($(PYTHON) tests/database_url.py)"; \
 	SECRET_KEY=test-secret-key DEBUG=false DB_CONN_MAX_AGE=0 SECURE_SSL_REDIRECT=false \

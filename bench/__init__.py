@@ -1,1 +1,2 @@
-"""`make bench`: the performance harness of SPEC §9 (bench/run.py is the entry point)."""
+"""`make bench`: the performance harness of docs/performance.md (bench/run.py is the entry
+point)."""

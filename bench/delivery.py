@@ -1,10 +1,10 @@
 """Delivery capacity: the highest offered rate that one destination keeps up with.
 
-Keeping up is SPEC §9's bar for the soak: delivered >= 99 % of offered, p95 (receivedAt ->
-delivered) <= 2 s. For each mapping batch size (100, Metronome's preset, and 1: a request per
-event) the search offers a rate for a short soak (bench/endtoend.py's open-loop generator
-posting batches of 100 to /v1/batch, the Celery worker and beat as production runs them, the
-local sink, through the destination transformation), judges only the steady window after the
+Keeping up is the soak's target (docs/performance.md, "Targets"): delivered >= 99 % of offered, p95
+(receivedAt -> delivered) <= 2 s. For each mapping batch size (100, Metronome's preset, and 1: a
+request per event) the search offers a rate for a short soak (bench/endtoend.py's open-loop
+generator posting batches of 100 to /v1/batch, the Celery worker and beat as production runs them,
+the local sink, through the destination transformation), judges only the steady window after the
 warm-up, and doubles the rate while it passes (halves it while it fails), then bisects
 between the highest pass and the lowest fail. Each step starts clean: worker and beat stopped,
 the event tables emptied (make bench-scale: the backlog marked routed and the earlier
@@ -35,7 +35,7 @@ from bench.endtoend import Soak
 from bench.openloop import OpenLoopResult
 from bench.processes import Supervisor
 
-# SPEC §9's soak bar (report.py's rows for the soak).
+# The soak's target (docs/performance.md, "Targets"; report.py's rows for the soak).
 MIN_RATIO = 0.99
 MAX_P95_S = 2.0
 # After the load: an event received before its end and delivered within MAX_P95_S is in by

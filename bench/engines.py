@@ -1,5 +1,5 @@
-"""Benchmark of the trigger and mapping engines (SPEC section 9: at least 50,000 (event,
-mapping) evaluations per second per core).
+"""Benchmark of the trigger and mapping engines (docs/performance.md, "Targets": at least 50,000
+(event, mapping) evaluations per second per core).
 
 One evaluation is what the router does for one mapping of one event: ``matches`` then
 ``render``, through the public API, on a realistic ~1 KB Segment track event with the

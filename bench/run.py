@@ -1,4 +1,4 @@
-"""`make bench`: SPEC §9's benchmarks in one go, on this machine, in 20 to 30 minutes.
+"""`make bench`: docs/performance.md's benchmarks in one go, on this machine, in 20 to 30 minutes.
 
 On a database of its own (created fresh, migrated) and a Redis database of its own, it starts
 the production web server (gunicorn with project/gunicorn.conf.py, the bare ceiling view

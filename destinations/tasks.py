@@ -1,4 +1,5 @@
-"""Celery tasks: each takes ids, answers its doorbell and calls a service (SPEC §1)."""
+"""Celery tasks: each takes ids, answers its doorbell and calls a service (docs/delivery.md,
+"The pipeline")."""
 
 from celery import shared_task
 

@@ -1,5 +1,5 @@
-"""The private-address policy (SPEC §7): what Switchyard connects to on a user's word (a
-destination's URL, a table source's database) must be a public address, unless
+"""The private-address policy (docs/security.md, "Private addresses"): what Switchyard connects to
+on a user's word (a destination's URL, a table source's database) must be a public address, unless
 ALLOW_PRIVATE_DESTINATIONS is on.
 
 A URL is typed by a user; without the policy it could reach the machine's own services or a

@@ -1,5 +1,5 @@
 """Secrets at rest (destination secrets, table source connections): Fernet tokens under the
-keys in SECRETS_KEYS (SPEC §7).
+keys in SECRETS_KEYS (docs/security.md, "Secrets at rest").
 
 The first key encrypts and every key decrypts, so rotation is: put a new key first,
 run `manage.py rotate_secrets` (which re-encrypts every row), then drop the old key.

@@ -1,6 +1,6 @@
-"""Prometheus metrics (SPEC §6, §8 of issue 8): what happened, counted in Redis; what waits,
-read from the database when Prometheus scrapes, by gauges that the apps register (this layer
-knows no app's models).
+"""Prometheus metrics (docs/operations.md, "Metrics"; §8 of issue 8): what happened, counted in
+Redis; what waits, read from the database when Prometheus scrapes, by gauges that the apps register
+(this layer knows no app's models).
 
 Counters live in Redis hashes so that every gunicorn and Celery process adds to the same
 numbers with one pipelined round trip. A flushed Redis resets them to zero, which

@@ -1,11 +1,12 @@
 """Converting an ordinary PostgreSQL table into a partitioned one, keeping every row.
 
 Run once per table by a migration (so an installation that upgrades converts its tables as it
-migrates; README → Deployment says how long that takes). The new table has the old one's
-columns, defaults, checks and identity; its primary key gains the partition key (PostgreSQL
-requires it); its indexes are the old ones, except unique indexes that lack the key, which
-become per-partition indexes (`Table.local_unique`); its foreign keys are the old ones that
-point at ordinary tables (a foreign key cannot point at a partitioned table without the key).
+migrates; docs/storage.md, "Upgrading an installation", says how long that takes). The new
+table has the old one's columns, defaults, checks and identity; its primary key gains the
+partition key (PostgreSQL requires it); its indexes are the old ones, except unique indexes
+that lack the key, which become per-partition indexes (`Table.local_unique`); its foreign keys
+are the old ones that point at ordinary tables (a foreign key cannot point at a partitioned
+table without the key).
 """
 
 from django.db import connection

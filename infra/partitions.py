@@ -1,4 +1,5 @@
-"""Time-partitioned tables on PostgreSQL (declarative RANGE partitioning, SPEC §2.7).
+"""Time-partitioned tables on PostgreSQL (declarative RANGE partitioning;
+docs/storage.md, "Partitions").
 
 Events, deliveries, attempts and their links live in partitions of PARTITION_INTERVAL (a day
 or an hour), so that retention drops whole partitions instead of deleting rows, and every

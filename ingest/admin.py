@@ -113,7 +113,8 @@ class SourceAdmin(admin.ModelAdmin):
         )
 
     def changeable_source(self, request: HttpRequest, object_id: str) -> Source:
-        # Payloads and key rotation are for editors; viewers read counts only (SPEC §7 roles).
+        # Payloads and key rotation are for editors; viewers read counts only (docs/security.md,
+        # "Roles").
         source = self.get_object(request, unquote(object_id))
         if source is None:
             raise Http404("No such source")

@@ -1,4 +1,5 @@
-"""Per-message validation and enrichment of the Tracking API (SPEC §2.5, §2.6).
+"""Per-message validation and enrichment of the Tracking API (docs/tracking-api.md, "Validation" and
+"Enrichment").
 
 Pure functions over decoded JSON: `normalize` turns the items of one request into
 accepted messages (ready to store) and rejections (index + reason code). It never raises

@@ -1,5 +1,5 @@
-"""Per-source rate limit (SPEC §2.4): events a second, counted in Redis so that every web
-process and machine shares one count.
+"""Per-source rate limit (docs/tracking-api.md, "Rate limit"): events a second, counted in Redis so
+that every web process and machine shares one count.
 
 Fixed one-second windows. A request is admitted whole while its source's window has room
 (so one request may overshoot by its own size) and refused whole otherwise: SDKs retry a

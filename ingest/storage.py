@@ -1,8 +1,9 @@
 """Writing events: one statement per request, and one for many requests when they meet.
 
-SPEC §2.7 asks for one multi-row statement per request: infra.bulk.insert_rows sends the
-rows as one JSON document. ON CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite) is the
-messageId dedup, completed on PostgreSQL by a look into the dedup window's partitions.
+One multi-row statement per request (docs/tracking-api.md, "Storage and dedup"):
+infra.bulk.insert_rows sends the rows as one JSON document. ON CONFLICT DO NOTHING (INSERT OR IGNORE
+on SQLite) is the messageId dedup, completed on PostgreSQL by a look into the dedup window's
+partitions.
 
 Group commit: outside a transaction, requests of one process that arrive while an INSERT is
 in flight wait for it, then share the next INSERT and its commit (see `GroupCommit`).

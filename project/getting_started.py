@@ -39,7 +39,8 @@ class Snippet:
 
 
 def snippets(server: str, write_key: str) -> list[Snippet]:
-    """Copy-paste examples for this server and key (the README's, filled in)."""
+    """Copy-paste examples for this server and key (as docs/tracking-api.md gives them, filled
+    in)."""
     curl = (
         f"curl -s {server}/v1/track -u '{write_key}:' \\\n"
         "  -H 'Content-Type: application/json' \\\n"

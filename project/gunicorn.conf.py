@@ -8,7 +8,7 @@ cost the bench's ceiling half its throughput. One process per core: the GIL lets
 use one core at most. Sixteen threads a process: a request waiting for a commit holds its
 thread, and the more requests a process has in flight the more of them share each commit
 (8 threads: about 4 to a commit; 16: about 8, and a third less PostgreSQL work per event).
-Settings and measurements: README, Performance.
+Settings and measurements: docs/operations.md ("Web") and docs/performance.md.
 """
 
 import os

@@ -1,4 +1,5 @@
-"""/healthz for load balancers and /metrics for Prometheus (SPEC §6)."""
+"""/healthz for load balancers and /metrics for Prometheus (docs/operations.md, "Health checks" and
+"Metrics")."""
 
 import hmac
 

@@ -1,4 +1,5 @@
-"""The two roles an installation starts with (SPEC §7), kept in step after every migrate.
+"""The two roles an installation starts with (docs/security.md, "Roles"), kept in step after every
+migrate.
 
 Viewers read the delivery log, health, configuration and table sources' runs, but not
 payloads, bodies or a table's rows (they may hold personal data), nor a table source's

@@ -32,7 +32,8 @@ class TableSource(models.Model):
         related_name="table_sources",
         help_text="The rows become events of this source, sent to its destinations.",
     )
-    # A Fernet token of {"url": ...} (SPEC §7): read through `connection_url`.
+    # A Fernet token of {"url": ...} (docs/security.md, "Secrets at rest"): read through
+    # `connection_url`.
     encrypted_connection = models.TextField(editable=False)
     table = models.CharField(
         max_length=300, blank=True, help_text="A table or view, e.g. ml.customer_scores."

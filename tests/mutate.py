@@ -6,7 +6,7 @@ mutmut mutates every function of MODULE one change at a time (a comparison flipp
 condition dropped, a constant moved) and runs TESTS against each mutant; a mutant that no test
 fails on is a *survivor*: a change to the code that the suite would let through. The run works
 on a copy of the project in var/mutate/, so the working tree is never mutated, and it prints
-each survivor's diff at the end. README → Tests says how to read them.
+each survivor's diff at the end. docs/testing.md, "make mutate", says how to read them.
 """
 
 import os

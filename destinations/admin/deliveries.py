@@ -1,5 +1,6 @@
-"""The delivery log (SPEC §6): read-only pages over deliveries and attempts, filtered and searched
-on indexed columns and paged without COUNT(*); replays go through delivery.replay."""
+"""The delivery log (docs/admin.md, "Delivery log"): read-only pages over deliveries and attempts,
+filtered and searched on indexed columns and paged without COUNT(*); replays go through
+delivery.replay."""
 
 from dataclasses import dataclass
 from typing import Any

@@ -1,4 +1,5 @@
-"""How a destination and its mappings are faring, for the admin (SPEC §6).
+"""How a destination and its mappings are faring, for the admin (docs/admin.md,
+"Destinations and health").
 
 Read from the hourly tallies the pipeline keeps (delivery/tallies.py) and from counts capped
 at COUNT_CAP, so a page costs the same three queries whether a destination made ten

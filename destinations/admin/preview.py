@@ -1,4 +1,4 @@
-"""Trying a mapping on one event (SPEC §6 "Test mapping") and checking a connection.
+"""Trying a mapping on one event (docs/destinations.md, "Test mapping") and checking a connection.
 
 `dry_run` explains the trigger condition by condition and builds the exact request the
 mapping would send, without sending it. `send_test_event` really sends that one event and
@@ -120,7 +120,8 @@ def connection_verdict(destination: Destination) -> ConnectionCheck:
 
 def shown_request(request: Request, config: Config) -> ShownRequest:
     secrets = config.secret_values
-    # The transport's client adds its User-Agent to every request (SPEC §5.2).
+    # The transport's client adds its User-Agent to every request (docs/destinations.md,
+    # "Every request").
     headers = {"User-Agent": USER_AGENT} | request.headers
     return ShownRequest(
         method=request.method,

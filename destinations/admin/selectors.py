@@ -1,4 +1,5 @@
-"""What the delivery log reads (SPEC §6): list rows, filter choices, one delivery or attempt.
+"""What the delivery log reads (docs/admin.md, "Delivery log"): list rows, filter choices, one
+delivery or attempt.
 
 Every function runs a fixed number of queries, whatever the number of rows: the log must stay
 fast with millions of deliveries.

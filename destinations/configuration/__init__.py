@@ -1,5 +1,5 @@
-"""Configuration as code (SPEC §8): sources, destinations, mappings, table sources,
-transformation libraries and transformations as one JSON document.
+"""Configuration as code (docs/operations.md, "Configuration as code"): sources, destinations,
+mappings, table sources, transformation libraries and transformations as one JSON document.
 
 `export_configuration()` builds the document and `render_configuration()` writes it: two-space
 indent, keys in the order below, settings and fields sorted, items sorted by name, a trailing

@@ -1,5 +1,5 @@
-"""Claiming due deliveries for one destination request, or a few in a row (SPEC §1, §5.3,
-§5.6).
+"""Claiming due deliveries for one destination request, or a few in a row (docs/delivery.md,
+"Claims and leases").
 
 Claims are made under a lock on the destination's state row, which serializes them per
 destination: that is where the concurrency cap, the rate limit and the circuit breaker are

@@ -1,5 +1,5 @@
-"""The circuit breaker and the "failing since" banner (SPEC §5.6, §6), kept from the answers
-of each claim's requests.
+"""The circuit breaker and the "failing since" banner (docs/delivery.md, "Circuit breaker"), kept
+from the answers of each claim's requests.
 
 `breaker_threshold` requests in a row whose items all wait for a retry open the circuit for
 `breaker_cooldown_seconds`; then one probe request decides. A claim of several requests

@@ -1,9 +1,9 @@
 """Ringing the router and the dispatchers: Celery messages that say "there is work".
 
-The database is the queue of record (SPEC §1); a ring only saves waiting for the sweeper, so
-it is best effort. A flag in Redis makes many rings one message: whoever rings sets the flag
-and sends only if it was not set; the task clears it as it starts, so work committed after
-that start rings again. A lost message or a flushed Redis costs at most a sweep (1 s).
+The database is the queue of record (docs/delivery.md, "The pipeline"); a ring only saves waiting
+for the sweeper, so it is best effort. A flag in Redis makes many rings one message: whoever rings
+sets the flag and sends only if it was not set; the task clears it as it starts, so work committed
+after that start rings again. A lost message or a flushed Redis costs at most a sweep (1 s).
 """
 
 import logging

@@ -1,6 +1,6 @@
 """From an event to the payload an action sends: render the mapping, then apply the field
-schema (SPEC §4, last paragraph): required fields present, types checked, datetimes in the
-destination's format, undeclared keys dropped.
+schema (docs/mapping-language.md, "The action's field schema"): required fields present, types
+checked, datetimes in the destination's format, undeclared keys dropped.
 
 A string that reads as the declared number, integer or boolean is taken as one, as Segment
 takes it: its action-destinations validate payloads with AJV's `coerceTypes` (packages/core,

@@ -1,6 +1,6 @@
-"""Sending again on purpose (SPEC §5.5): replays are new deliveries, marked as such, mapped
-with the mapping and transformed by the transformations as they are now (so a fix fixes the
-replay); the originals stay as they were, with their attempts.
+"""Sending again on purpose (docs/delivery.md, "Replay"): replays are new deliveries, marked as
+such, mapped with the mapping and transformed by the transformations as they are now (so a fix fixes
+the replay); the originals stay as they were, with their attempts.
 
 Where transformations run, a replay is the event routed again through them to the delivery's
 mapping: its trigger decides which forms it takes, and a fanned-out event's parts are replayed

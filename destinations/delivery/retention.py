@@ -1,6 +1,6 @@
-"""Retention (SPEC §2.7): every hour the beat retires events (with their deliveries) and
-attempts (with their links) older than their retention, and the hourly tallies with the
-events.
+"""Retention (docs/storage.md, "Retention"): every hour the beat retires events (with their
+deliveries) and attempts (with their links) older than their retention, and the hourly tallies with
+the events.
 
 On PostgreSQL it drops whole partitions, in constant time whatever the rate. An events
 partition goes together with its deliveries' partition, unless an event there has not been

@@ -1,6 +1,6 @@
-"""What becomes of an item after a request (SPEC §5.4-5.5): delivered; failed for good (the dead
-letter, kept with its attempts), or retried after an exponential backoff with full jitter, or
-after the destination's Retry-After, until the retry window has passed and at least 3
+"""What becomes of an item after a request (docs/delivery.md, "Retries"): delivered; failed for good
+(the dead letter, kept with its attempts), or retried after an exponential backoff with full jitter,
+or after the destination's Retry-After, until the retry window has passed and at least 3
 attempts were made."""
 
 import random

@@ -1,4 +1,4 @@
-"""The router: unrouted events become deliveries, one per mapping that wants them (SPEC §1).
+"""The router: unrouted events become deliveries, one per mapping wanting them (docs/delivery.md).
 
 Events are claimed in id order with SKIP LOCKED, so routers running side by side split the
 work; each chunk's deliveries are inserted and its events marked routed in one transaction,

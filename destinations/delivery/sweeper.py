@@ -1,5 +1,6 @@
-"""The beat's round every second (SPEC §1): ring for all due work and take back the batches
-of dead workers, so that a lost ring or a dead worker costs a second at most."""
+"""The beat's round every second (docs/delivery.md, "The doorbell and the sweeper"): ring for all
+due work and take back the batches of dead workers, so that a lost ring or a dead worker costs a
+second at most."""
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone

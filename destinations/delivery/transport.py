@@ -1,4 +1,5 @@
-"""Sending destination requests and reading the answers (SPEC §5.2 last lines, §5.4).
+"""Sending destination requests and reading the answers (docs/destinations.md, "Every request";
+docs/delivery.md, "Classifying answers").
 
 One pooled HTTP client per process for every kind; `send` never raises, it returns an
 `Exchange` whose error fields say what went wrong, and `classify` turns an exchange into

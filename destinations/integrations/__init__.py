@@ -1,4 +1,5 @@
-"""The catalog (SPEC §5): one module per destination kind, listed in `registry`."""
+"""The catalog (docs/destinations.md, "The catalog"): one module per destination kind, listed in
+`registry`."""
 
 from .registry import KINDS, REGISTRY, get_kind
 

@@ -1,4 +1,5 @@
-"""What a destination kind declares (SPEC §5.1): settings, actions, presets, a connection test.
+"""What a destination kind declares (docs/destinations.md, "What a kind declares"): settings,
+actions, presets, a connection test.
 
 A kind module builds one `Kind` from these pieces; `destinations.integrations.REGISTRY`
 lists the kinds. Builders are plain functions from a `Config` and rendered payloads to
@@ -120,7 +121,8 @@ Builder = Callable[[Config, list[dict[str, Any]]], list[Request]]
 # the bad events): one result per item of the request, or None to judge the request whole.
 # A reading of an answer outside 2xx replaces splitting the batch to find its bad items.
 ResponseReader = Callable[[Answer, int], list[ItemResult] | None]
-# Reads an answer outside 2xx before the generic rules (SPEC §5.4); None leaves it to them.
+# Reads an answer outside 2xx before the generic rules (docs/delivery.md, "Classifying answers");
+# None leaves it to them.
 ErrorReader = Callable[[Answer], ItemResult | None]
 # Why a payload must go in no request (the receiver would refuse the whole batch for it):
 # the builder leaves it out and the item fails alone with this result.

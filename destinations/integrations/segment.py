@@ -1,4 +1,5 @@
-"""Segment-compatible forwarder: messages to a Tracking API's /batch endpoint (SPEC §5.2).
+"""Segment-compatible forwarder: messages to a Tracking API's /batch endpoint (docs/destinations.md,
+"Segment-compatible API").
 
 The receiver may be Segment itself, RudderStack's data plane or another Switchyard: all take
 `POST <endpoint>/batch` with HTTP Basic `write_key:` and `{"batch": [...], "sentAt"}`.
@@ -121,7 +122,8 @@ def test_request(config: Config) -> Request:
 
 def read_rejections(answer: Answer, item_count: int) -> list[ItemResult] | None:
     """Per-item results from `{"success": true, "rejected": [{"index", "code"}]}`, the 2xx
-    answer of a Switchyard (SPEC §2.5); None for any other answer, which then counts whole."""
+    answer of a Switchyard (docs/tracking-api.md, "Answers"); None for any other answer, which then
+    counts whole."""
     if not 200 <= answer.status < 300:
         return None
     try:
@@ -184,8 +186,8 @@ ACTIONS = (
     send_action("page", screen_or_page()),
     send_action("screen", screen_or_page()),
     send_action("group", (Field("groupId", "Group ID", "string", True, path("groupId")), traits())),
-    # No preset (SPEC lists five), but a forwarder that cannot pass on aliases would break
-    # identity merging downstream; add it from the action when the receiver needs them.
+    # No preset (the other five types have one), but a forwarder that cannot pass on aliases would
+    # break identity merging downstream; add it from the action when the receiver needs them.
     send_action(
         "alias",
         (Field("previousId", "Previous ID", "string", True, path("previousId")),),

@@ -1,4 +1,5 @@
-"""Webhook: mapped events as JSON to any http(s) URL a mapping names (SPEC §5.2).
+"""Webhook: mapped events as JSON to any http(s) URL a mapping names (docs/destinations.md,
+"Webhook").
 
 Behaves like Segment's Webhooks (Actions) destination, and signs requests the same way:
 https://segment.com/docs/connections/destinations/catalog/actions-webhook/

@@ -1,5 +1,6 @@
-"""The mapping language (SPEC §4), documented in `engine`. Code outside this package imports
-only these names. The path syntax (`$.properties.items[0]`) is shared with the triggers."""
+"""The mapping language (docs/mapping-language.md), documented in `engine`. Code outside this
+package imports only these names. The path syntax (`$.properties.items[0]`) is shared with the
+triggers."""
 
 from .engine import MappingError, render, validate
 from .js import js_text, json_type

@@ -1,4 +1,4 @@
-"""Mappings: how an event becomes the payload of a destination's action (SPEC section 4).
+"""Mappings: how an event becomes the payload of a destination's action (docs/mapping-language.md).
 
 A mapping's ``fields`` is a JSON object. Its raw JSON values are copied as they are;
 its **directives** fetch and transform data from the event. A directive is an object

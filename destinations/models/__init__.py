@@ -34,11 +34,12 @@ class Destination(models.Model):
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=50, choices=kind_choices)
     settings = models.JSONField(default=dict, blank=True)
-    # A Fernet token of the secret settings (SPEC §7); read through `secrets`.
+    # A Fernet token of the secret settings (docs/security.md, "Secrets at rest"); read through
+    # `secrets`.
     encrypted_secrets = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     sources = models.ManyToManyField(Source, related_name="destinations", blank=True)
-    # Flow control and retries (SPEC §5.5, §5.6).
+    # Flow control and retries (docs/delivery.md, "Retries" and "Isolation and flow control").
     max_concurrency = models.PositiveSmallIntegerField(
         default=4, help_text="Requests in flight at once, at most."
     )

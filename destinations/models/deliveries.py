@@ -18,7 +18,8 @@ class DeliveryQuerySet(models.QuerySet):
 
 
 class Delivery(models.Model):
-    """One event for one mapping: its mapped payload and where it stands (SPEC §5.5).
+    """One event for one mapping: its mapped payload and where it stands (docs/delivery.md,
+    "Statuses and error codes").
 
     On PostgreSQL deliveries are partitioned by their event's received_at, beside the event's
     own partition, so retention drops an event with all its deliveries (replays included).
@@ -69,7 +70,8 @@ class Delivery(models.Model):
     # and the transformation versions that made it, in the order they ran.
     part = models.PositiveSmallIntegerField(default=0, db_default=0)
     transformed_by = models.JSONField(null=True, blank=True)
-    # A replay is sent again on purpose: from the admin or a replay service (SPEC §5.5).
+    # A replay is sent again on purpose: from the admin or a replay service (docs/delivery.md,
+    # "Replay").
     replay = models.BooleanField(default=False)
     replay_of = models.ForeignKey(
         "self",

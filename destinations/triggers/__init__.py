@@ -1,5 +1,5 @@
-"""The trigger language (SPEC §3), documented in `engine`. Code outside this package imports
-only these names."""
+"""The trigger language (docs/trigger-language.md), documented in `engine`. Code outside this
+package imports only these names."""
 
 from .engine import ConditionResult, Trigger, TriggerSyntaxError, explain, matches, parse
 

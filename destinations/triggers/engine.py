@@ -1,4 +1,4 @@
-"""Triggers: which events a mapping receives (SPEC section 3).
+"""Triggers: which events a mapping receives (docs/trigger-language.md).
 
 A trigger is a one-line condition over a Segment event, written in Segment's
 subscription syntax (FQL), so triggers can be pasted from Segment::

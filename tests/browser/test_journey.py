@@ -1,4 +1,4 @@
-"""Issue 6's acceptance journey in a real browser (SPEC §6): an operator logs in, adds a
+"""Issue 6's acceptance journey in a real browser (docs/admin.md): an operator logs in, adds a
 Metronome destination from the catalog, tries its preset mapping on a pasted event, sends a test
 event, watches events from the Tracking API in the delivery log and retries a failed delivery.
 

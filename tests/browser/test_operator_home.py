@@ -6,7 +6,8 @@ scrolling; the overview shows what the database holds; no link of the overview o
 started leads to a 404 or an error.
 
 Chromium drives the live server's admin; a real Celery worker delivers to a local sink. The
-overview, getting started and the delivery log are saved to docs/screenshots/ for the README.
+overview, getting started and the delivery log are saved to docs/screenshots/ for the README
+and docs/admin.md ("Screenshots").
 """
 
 import json

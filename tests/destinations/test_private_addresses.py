@@ -1,4 +1,5 @@
-"""The private-address guard (SPEC §7), on when ALLOW_PRIVATE_DESTINATIONS is off."""
+"""The private-address guard (docs/security.md, "Private addresses"), on when
+ALLOW_PRIVATE_DESTINATIONS is off."""
 
 import ipaddress
 import socket

@@ -1,4 +1,5 @@
-"""Rotating the key that encrypts destination secrets (SPEC §7)."""
+"""Rotating the key that encrypts destination secrets (docs/operations.md,
+"Rotating the secrets key")."""
 
 import pytest
 from cryptography.fernet import Fernet

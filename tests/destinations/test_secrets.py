@@ -1,4 +1,5 @@
-"""Destination secrets (SPEC §7): encrypted at rest, never shown, logged or raised."""
+"""Destination secrets (docs/security.md, "Secrets at rest"): encrypted at rest, never shown, logged
+or raised."""
 
 import logging
 

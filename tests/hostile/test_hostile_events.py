@@ -1,9 +1,9 @@
-"""Hostile events through the whole pipeline (README → Security): generated batches — deep,
-wide, unicode and NUL, huge numbers, odd types where strings belong, hostile URLs, keys such as
-__proto__ — go through /v1/batch on a live server, the router (the mappings of every kind of
-destination, and a transformation) and the dispatcher. Whatever they are, every stored event
-ends routed, every delivery delivered, waiting or failed with a reason, no answer is a 5xx, and
-a normal event of another source sent after them is delivered.
+"""Hostile events through the whole pipeline (docs/security.md, "Hostile input"): generated
+batches — deep, wide, unicode and NUL, huge numbers, odd types where strings belong, hostile
+URLs, keys such as __proto__ — go through /v1/batch on a live server, the router (the mappings
+of every kind of destination, and a transformation) and the dispatcher. Whatever they are,
+every stored event ends routed, every delivery delivered, waiting or failed with a reason, no
+answer is a 5xx, and a normal event of another source sent after them is delivered.
 
 The examples are few for CI; `make hostile` runs many more (HYPOTHESIS_PROFILE=long).
 """

@@ -1,5 +1,5 @@
-"""The dedup window (SPEC §2.7): a messageId seen again from the same source within
-DEDUP_WINDOW_HOURS is ignored, across partition boundaries, and the look costs the partitions
+"""The dedup window (docs/storage.md, "Dedup window"): a messageId seen again from the same source
+within DEDUP_WINDOW_HOURS is ignored, across partition boundaries, and the look costs the partitions
 of the window, not of the retention."""
 
 from datetime import UTC, datetime, timedelta

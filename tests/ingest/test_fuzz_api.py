@@ -3,9 +3,9 @@
 Hundreds of generated requests, schema-valid and not, through the real WSGI application:
 no answer may be a 5xx, and every answer must match what /api/schema/ promises. One check
 is left out on purpose: a message that breaks the schema is answered 200 with its index in
-`rejected`, not 400, as Segment does (SPEC §2.5: a 400 makes analytics-python drop the
-whole batch). The schema cannot describe hostile items (nested past the limit, holding what
-JSON cannot carry), so generated batches of them go through the live server too.
+`rejected`, not 400, as Segment does (docs/tracking-api.md, "Validation": a 400 makes
+analytics-python drop the whole batch). The schema cannot describe hostile items (nested past the
+limit, holding what JSON cannot carry), so generated batches of them go through the live server too.
 """
 
 import base64

@@ -1,5 +1,6 @@
-"""Exact rules of message normalization (SPEC §2.5, §2.6): non-object integrations, numeric
-ids as JavaScript writes them, millisecond timestamps; pure functions in ingest/normalize.py.
+"""Exact rules of message normalization (docs/tracking-api.md, "Validation" and "Enrichment"):
+non-object integrations, numeric ids as JavaScript writes them, millisecond timestamps; pure
+functions in ingest/normalize.py.
 """
 
 from datetime import UTC, datetime, timedelta

@@ -1,5 +1,5 @@
-"""Per-source rate limit (SPEC §2.4): events a second, 429 with Retry-After and
-X-RateLimit-Reset, a request admitted or refused whole."""
+"""Per-source rate limit (docs/tracking-api.md, "Rate limit"): events a second, 429 with Retry-After
+and X-RateLimit-Reset, a request admitted or refused whole."""
 
 import pytest
 

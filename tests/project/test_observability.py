@@ -1,4 +1,4 @@
-"""/healthz and /metrics (SPEC §6)."""
+"""/healthz and /metrics (docs/operations.md, "Health checks" and "Metrics")."""
 
 import time
 import uuid

@@ -1,6 +1,6 @@
-"""The alarm for events the router has not reached (SPEC §6): /metrics gives the oldest one's
-age, /healthz says "degraded" and names it once it is older than UNROUTED_ALARM_SECONDS.
-Retention keeps such events; this is how someone hears of them."""
+"""The alarm for events the router has not reached (docs/operations.md, "Health checks"): /metrics
+gives the oldest one's age, /healthz says "degraded" and names it once it is older than
+UNROUTED_ALARM_SECONDS. Retention keeps such events; this is how someone hears of them."""
 
 import re
 from datetime import timedelta

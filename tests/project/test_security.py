@@ -1,4 +1,4 @@
-"""Production settings: what `DEBUG=false` turns on (SPEC §7)."""
+"""Production settings: what `DEBUG=false` turns on (docs/security.md, "Production settings")."""
 
 import os
 import secrets

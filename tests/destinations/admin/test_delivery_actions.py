@@ -1,5 +1,5 @@
-"""Replays from the delivery log (SPEC §5.5, §6): retry selected deliveries, replay a time range
-of a destination or re-route a source's, and who may."""
+"""Replays from the delivery log (docs/delivery.md, "Replay"; docs/admin.md, "Delivery log"): retry
+selected deliveries, replay a time range of a destination or re-route a source's, and who may."""
 
 from datetime import datetime, timedelta
 

@@ -1,5 +1,6 @@
-"""The destination admin (SPEC §6, §7): the catalog, settings from the kind's schema, secrets
-that never come back, presets on create, test connection, and bounded queries."""
+"""The destination admin (docs/admin.md, "Destinations and health"; docs/security.md,
+"Secrets at rest"): the catalog, settings from the kind's schema, secrets that never come back,
+presets on create, test connection, and bounded queries."""
 
 from datetime import timedelta
 

@@ -1,6 +1,6 @@
-"""Destination health (SPEC §6): outcomes of the last 24 hours and P95 received → delivered
-from the hourly tallies, what waits now (capped counts), an hourly chart, and the failing-since
-banner."""
+"""Destination health (docs/admin.md, "Destinations and health"): outcomes of the last 24 hours and
+P95 received → delivered from the hourly tallies, what waits now (capped counts), an hourly chart,
+and the failing-since banner."""
 
 from datetime import datetime, timedelta
 

@@ -1,5 +1,6 @@
-"""The mapping admin (SPEC §6): new mappings from an action, a trigger checked with its error
-position, fields as pretty JSON checked against the action's schema, filtered counts."""
+"""The mapping admin (docs/admin.md, "Mappings and Test mapping"): new mappings from an action, a
+trigger checked with its error position, fields as pretty JSON checked against the action's schema,
+filtered counts."""
 
 import json
 from html import escape

@@ -1,5 +1,6 @@
-"""Test mapping (SPEC §6): a dry run explains the trigger and shows the exact request without
-sending it; "Send test event" sends that one event and shows the answer, recording nothing."""
+"""Test mapping (docs/destinations.md, "Test mapping"): a dry run explains the trigger and shows the
+exact request without sending it; "Send test event" sends that one event and shows the answer,
+recording nothing."""
 
 import json
 from dataclasses import replace

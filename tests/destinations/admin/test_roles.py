@@ -1,4 +1,5 @@
-"""Viewers and editors (SPEC §7): viewers read the log without payloads and change nothing."""
+"""Viewers and editors (docs/security.md, "Roles"): viewers read the log without payloads and change
+nothing."""
 
 import pytest
 from django.contrib.auth.models import Group

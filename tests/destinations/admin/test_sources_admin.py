@@ -1,5 +1,5 @@
-"""The source admin (SPEC §6): the write key with a copy button, rotation, the last 24 hours
-with rejection reasons, and the live event debugger."""
+"""The source admin (docs/admin.md, "Sources and the event debugger"): the write key with a copy
+button, rotation, the last 24 hours with rejection reasons, and the live event debugger."""
 
 import json
 from datetime import timedelta

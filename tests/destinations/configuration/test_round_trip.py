@@ -1,5 +1,5 @@
-"""Export then import (SPEC §8): the same configuration back, nothing written twice, every kind,
-standard input."""
+"""Export then import (docs/operations.md, "Configuration as code"): the same configuration back,
+nothing written twice, every kind, standard input."""
 
 import io
 import json

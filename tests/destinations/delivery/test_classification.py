@@ -1,4 +1,5 @@
-"""Response classification (SPEC §5.4), through the real client against a local server."""
+"""Response classification (docs/delivery.md, "Classifying answers"), through the real client
+against a local server."""
 
 import time
 

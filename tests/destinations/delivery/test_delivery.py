@@ -1,4 +1,4 @@
-"""The delivery engine with real workers, real Redis and the real database (SPEC §5.3-5.7).
+"""The delivery engine with real workers, real Redis and the real database (docs/delivery.md).
 
 Each test starts Celery worker processes (with beat) on the test database and sends events
 through the live Tracking API to destinations that point at local sinks.
@@ -93,7 +93,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_once_a_new_worker_runs(
     assert in_flight > 0
     received = Counter(item["transaction_id"] for item in sink.items())
     assert set(received) == set(ids)
-    # Only the batch cut off by the kill may have gone twice (at least once, SPEC §5.7).
+    # Only the batch cut off by the kill may have gone twice (docs/delivery.md, "At least once").
     assert sum(received.values()) - len(ids) <= 100
 
 

@@ -1,5 +1,5 @@
-"""Replay as a service (SPEC §5.5): new deliveries, marked as replays, mapped as the mapping is
-now; the originals stay as they were."""
+"""Replay as a service (docs/delivery.md, "Replay"): new deliveries, marked as replays, mapped as
+the mapping is now; the originals stay as they were."""
 
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
-"""The beat's hourly round as a service (SPEC §2.7): the purge deletes what is past
-retention, a chunk at a time."""
+"""The beat's hourly round as a service (docs/storage.md, "Retention"): the purge deletes what is
+past retention, a chunk at a time."""
 
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
-"""Retention by partition on PostgreSQL (SPEC §2.7): whole partitions go, in one statement,
-unless a delivery in them is still being tried."""
+"""Retention by partition on PostgreSQL (docs/storage.md, "Retention"): whole partitions go, in one
+statement, unless a delivery in them is still being tried."""
 
 from datetime import timedelta
 

@@ -1,6 +1,6 @@
 """Retention's rules where a slip loses data or hides it (destinations/delivery/retention.py,
-SPEC §2.7): what holds a partition, what the row purge spares, the tallies' cutoff hour, the
-warning for deliveries never sent."""
+docs/storage.md, "Retention"): what holds a partition, what the row purge spares, the tallies'
+cutoff hour, the warning for deliveries never sent."""
 
 import logging
 from datetime import UTC, datetime, timedelta

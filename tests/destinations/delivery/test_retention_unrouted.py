@@ -1,6 +1,7 @@
 """Retention never drops an event the router has not reached (destinations/delivery/retention.py,
-SPEC §2.7): a router outage, or an event that crashes the router, leaves events with no
-deliveries yet; their partition stays, the admin says why, and the row purge spares them."""
+docs/storage.md, "Unrouted events"): a router outage, or an event that crashes the router, leaves
+events with no deliveries yet; their partition stays, the admin says why, and the row purge spares
+them."""
 
 import pytest
 from django.db import connection

@@ -1,5 +1,6 @@
-"""The exact boundaries of retrying (SPEC §5.4, §5.5): backoff floor, Retry-After 0 and its
-24 h cap, what counts as delivered; pure functions in destinations/delivery/{retries,transport}.py.
+"""The exact boundaries of retrying (docs/delivery.md, "Retries"): backoff floor, Retry-After 0 and
+its 24 h cap, what counts as delivered; pure functions in
+destinations/delivery/{retries,transport}.py.
 """
 
 import random

@@ -1,4 +1,5 @@
-"""The router as a service (SPEC §1, §5.5, §5.6): which events become which deliveries."""
+"""The router as a service (docs/delivery.md, "Routing" and "Enabling and disabling"): which events
+become which deliveries."""
 
 from collections import Counter
 

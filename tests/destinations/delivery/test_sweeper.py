@@ -1,5 +1,5 @@
-"""The beat's round every second as a service (SPEC §1): the sweep finds all due work and
-dead workers' batches."""
+"""The beat's round every second as a service (docs/delivery.md, "The doorbell and the sweeper"):
+the sweep finds all due work and dead workers' batches."""
 
 from datetime import timedelta
 

@@ -128,7 +128,8 @@ def test_every_kind_that_takes_credentials_offers_a_connection_test():
 
 
 def test_only_librato_reads_error_answers_and_only_the_forwarder_refuses_payloads():
-    """The hooks are additive: every other kind keeps the generic rules (SPEC §5.4)."""
+    """The hooks are additive: every other kind keeps the generic rules (docs/delivery.md,
+    "Classifying answers")."""
     readers = {key for key, kind in REGISTRY.items() for a in kind.actions if a.read_error}
     refusers = {key for key, kind in REGISTRY.items() for a in kind.actions if a.refuse}
 

@@ -1,7 +1,8 @@
-"""The catalog's preset triggers and default mappings (SPEC §5.2), read from the registry.
+"""The catalog's preset triggers and default mappings (docs/destinations.md, "Wire formats"), read
+from the registry.
 
 The registry is the one source of the triggers and mappings; this module holds only what
-SPEC §5.2 promises about them: which event types each trigger picks, and the exact payload
+docs/destinations.md says of them: which event types each trigger picks, and the exact payload
 each mapping makes of a typical Segment event (after the action's field schema is applied).
 A preset or an action added to the registry without an entry here fails with a message
 saying which entry to add.
@@ -46,7 +47,7 @@ PRESET_EVENT_TYPES = {
 }
 
 # (kind key, action key) -> the event types the trigger of a mapping made from the action
-# picks. SPEC names no trigger for the webhook or the forwarder's alias action: those are
+# picks. No preset names a trigger for the webhook or the forwarder's alias action: those are
 # the registry's choices, kept here so that a change to them is deliberate.
 DEFAULT_TRIGGER_EVENT_TYPES = {
     ("metronome", "send_event"): {"track"},
@@ -345,7 +346,7 @@ def test_each_expectation_table_names_exactly_the_entries_of_the_registry(
     table, expected, registry
 ):
     missing, stale = sorted(registry - expected), sorted(expected - registry)
-    assert not missing, f"add to {table} (SPEC §5.2 says what to expect) for: {missing}"
+    assert not missing, f"add to {table} (docs/destinations.md says what to expect) for: {missing}"
     assert not stale, f"remove from {table}, the registry no longer has: {stale}"
 
 

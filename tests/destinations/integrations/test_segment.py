@@ -281,7 +281,8 @@ def test_another_switchyard_stores_what_it_accepts_and_reports_what_it_drops(liv
         {"endpoint": f"{live_server.url}/v1"}, Secrets({"write_key": source.write_key}), ""
     )
     action = KIND.action("send_track")
-    # A messageId over 100 characters: refused there (SPEC §2.5), not checked here.
+    # A messageId over 100 characters: refused there (docs/tracking-api.md, "Validation"), not
+    # checked here.
     samples = [events.track(1), events.track(2, messageId="m" * 101), events.track(3)]
     payloads = [prepare(action, action.default_fields(), sample) for sample in samples]
 

@@ -110,7 +110,8 @@ def test_a_message_of_exactly_32_kb_goes_and_one_byte_more_does_not():
     [("", "", True), ("", "anon-1", False), ("user-1", "", False), (None, "", True)],
 )
 def test_an_empty_id_counts_as_no_id(user_id, anonymous_id, refused):
-    """analytics-node tests `!userId && !anonymousId`; SPEC §2.5 wants a non-empty string."""
+    """analytics-node tests `!userId && !anonymousId`; docs/tracking-api.md, "Validation", wants a
+    non-empty string."""
     (payload,) = payloads_for("track", [events.track(1, userId=user_id, anonymousId=anonymous_id)])
 
     assert (KIND.action("send_track").refuse(payload) is not None) is refused

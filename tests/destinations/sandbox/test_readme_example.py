@@ -1,15 +1,16 @@
-"""The README's Transformations example, a RudderStack-style transformation, runs unchanged."""
+"""The example of docs/transformations.md ("The contract"), a RudderStack-style transformation,
+runs unchanged."""
 
 import re
 from pathlib import Path
 
 from destinations.sandbox import Script
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+PAGE = Path(__file__).resolve().parents[3] / "docs" / "transformations.md"
 
 
 def readme_example() -> str:
-    section = README.read_text().split("## Transformations", 1)[1]
+    section = PAGE.read_text().split("## The contract", 1)[1]
     return re.search(r"```javascript\n(.*?)```", section, re.DOTALL).group(1)
 
 

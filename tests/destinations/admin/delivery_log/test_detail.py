@@ -1,5 +1,5 @@
-"""One delivery in the log (SPEC §6, §7): the three samples, every attempt, no secret on any
-page, and nothing to add, change or delete by hand."""
+"""One delivery in the log (docs/admin.md, "Delivery log"; docs/security.md, "Redaction"): the three
+samples, every attempt, no secret on any page, and nothing to add, change or delete by hand."""
 
 import pytest
 from django.utils import timezone

@@ -1,5 +1,5 @@
-"""The delivery log's list (SPEC §6): badges, filters, exact search, pages without a COUNT(*),
-and bounded queries on large tables."""
+"""The delivery log's list (docs/admin.md, "Delivery log"): badges, filters, exact search, pages
+without a COUNT(*), and bounded queries on large tables."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Batching (SPEC §5.3): batch size, max bytes and the flush interval.
+"""Batching (docs/delivery.md, "Batching"): batch size, max bytes and the flush interval.
 
 The dispatcher sends to local sinks; time is moved by writing the rows' due times, leases and
 pauses directly, never by waiting.
@@ -22,7 +22,7 @@ from tests.destinations.delivery.dispatch.helpers import (
     twenty_byte_payloads,
 )
 
-# --- Batching (SPEC §5.3) --------------------------------------------------------------------
+# --- Batching (docs/delivery.md, "Batching") -------------------------------------------------
 
 
 def test_a_batch_closes_at_the_batch_size(source, sink, billing, mapping):

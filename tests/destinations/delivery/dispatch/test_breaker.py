@@ -1,4 +1,5 @@
-"""The circuit breaker, "failing since" and flow control (SPEC §5.6, §6).
+"""The circuit breaker, "failing since" and flow control (docs/delivery.md, "Circuit breaker"
+and "Isolation and flow control").
 
 The dispatcher sends to local sinks; time is moved by writing the rows' due times, leases and
 pauses directly, never by waiting.
@@ -25,7 +26,7 @@ from tests.destinations.delivery.dispatch.helpers import (
 )
 from tests.destinations.delivery.sinks import always
 
-# --- The circuit breaker and "failing since" (SPEC §5.6, §6) ---------------------------------
+# --- The circuit breaker and "failing since" (docs/delivery.md, "Circuit breaker") -----------
 
 
 def test_consecutive_retryable_failures_pause_the_destination_and_nothing_is_claimed(
@@ -162,7 +163,7 @@ def test_failing_since_keeps_the_first_failure_and_a_success_clears_it(
     assert state_of(billing).failing_since is None
 
 
-# --- Flow control (SPEC §5.6) ----------------------------------------------------------------
+# --- Flow control (docs/delivery.md, "Isolation and flow control") ---------------------------
 
 
 def test_no_claim_beyond_max_concurrency_live_claims(source, billing, mapping):

@@ -1,5 +1,5 @@
-"""The rules a claim keeps (SPEC §1, §5.3-5.7): only due deliveries, the concurrency cap in
-requests, the retry window on a lapsed lease, and max batch bytes; their home is
+"""The rules a claim keeps (docs/delivery.md, "Claims and leases"): only due deliveries, the
+concurrency cap in requests, the retry window on a lapsed lease, and max batch bytes; their home is
 destinations/delivery/batching.py.
 
 Time is moved by writing the rows' due times, leases and first attempts, never by waiting.
@@ -22,7 +22,7 @@ from tests.destinations.delivery.dispatch.helpers import (
 )
 from tests.destinations.delivery.sinks import always
 
-# --- Only due deliveries are claimed (SPEC §5.4-5.5) -----------------------------------------
+# --- Only due deliveries are claimed (docs/delivery.md, "Retries") ---------------------------
 
 
 def test_deliveries_told_to_come_back_later_are_not_resent_early_nor_with_the_next_batch(
@@ -57,7 +57,7 @@ def test_deliveries_backing_off_do_not_make_a_partial_batch_of_due_ones_full(
     assert statuses(billing) == {"retrying": 3, "pending": 2}
 
 
-# --- The concurrency cap counts requests (SPEC §5.6) -----------------------------------------
+# --- The concurrency cap counts requests (docs/delivery.md, "Isolation and flow control") ----
 
 
 def test_the_concurrency_cap_counts_requests_in_flight_not_deliveries(source, billing, mapping):
@@ -75,7 +75,7 @@ def test_the_concurrency_cap_counts_requests_in_flight_not_deliveries(source, bi
     assert statuses(billing) == {"in_flight": 6, "pending": 3}
 
 
-# --- A lapsed lease and the retry window (SPEC §5.5, §5.7) -----------------------------------
+# --- A lapsed lease and the retry window (docs/delivery.md, "Claims and leases") --------------
 
 
 def test_a_lapsed_lease_fails_a_delivery_for_good_only_past_its_retry_window(
@@ -101,7 +101,7 @@ def test_a_lapsed_lease_fails_a_delivery_for_good_only_past_its_retry_window(
     assert status_of(past) == {(Delivery.Status.FAILED, 3)}
 
 
-# --- Max batch bytes (SPEC §5.3) -------------------------------------------------------------
+# --- Max batch bytes (docs/delivery.md, "Batching") ------------------------------------------
 
 
 def test_a_payload_larger_than_max_batch_bytes_goes_alone_and_the_next_ones_follow(
@@ -133,7 +133,7 @@ def test_a_batch_exactly_max_batch_bytes_long_goes_as_one_request(source, sink, 
     assert statuses(mapping.destination) == {"delivered": 4}
 
 
-# --- What make mutate found unpinned (README → Tests) -----------------------------------------
+# --- What make mutate found unpinned (docs/testing.md, "make mutate") ---------------------------
 
 
 def test_the_oldest_due_time_goes_first_not_the_oldest_row(source, billing, mapping):

@@ -1,4 +1,4 @@
-"""Leases and claims (SPEC §1, §5.7).
+"""Leases and claims (docs/delivery.md, "Claims and leases").
 
 The dispatcher sends to local sinks; time is moved by writing the rows' due times, leases and
 pauses directly, never by waiting.
@@ -23,7 +23,7 @@ from tests.destinations.delivery.dispatch.helpers import (
 )
 from tests.destinations.delivery.sinks import always
 
-# --- Leases (SPEC §1, §5.7) ------------------------------------------------------------------
+# --- Leases (docs/delivery.md, "Claims and leases") ------------------------------------------
 
 
 def test_claimed_deliveries_are_in_flight_under_a_lease(source, billing, mapping):

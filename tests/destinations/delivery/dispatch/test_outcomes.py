@@ -1,4 +1,5 @@
-"""Outcomes and the attempt log (SPEC §5.4, §5.5, §6, §7).
+"""Outcomes and the attempt log (docs/delivery.md, "Classifying answers" and "Retries";
+docs/security.md, "Redaction").
 
 The dispatcher sends to local sinks; time is moved by writing the rows' due times, leases and
 pauses directly, never by waiting.
@@ -32,7 +33,7 @@ from tests.destinations.delivery.dispatch.helpers import (
 from tests.destinations.delivery.scenario import ingest_and_route, track
 from tests.destinations.delivery.sinks import always
 
-# --- Outcomes (SPEC §5.4, §5.5) --------------------------------------------------------------
+# --- Outcomes (docs/delivery.md, "Classifying answers" and "Retries") ------------------------
 
 
 def test_a_delivered_batch_records_the_outcome_of_every_item(source, sink, billing, mapping):
@@ -168,7 +169,7 @@ def test_a_delivery_is_given_up_once_the_window_has_passed_and_3_attempts_were_m
     assert delivery.error_code == "SERVICE_UNAVAILABLE"
 
 
-# --- The attempt log (SPEC §5.5, §6, §7) -----------------------------------------------------
+# --- The attempt log (docs/security.md, "Redaction") -----------------------------------------
 
 
 def test_every_request_is_one_attempt_linked_to_every_delivery_it_carried(source, sink):
