@@ -409,11 +409,12 @@ KIND = Kind(
             help="Events Manager > Test events. Test mapping sends with it, so that the event "
             "shows among the test events; without one, a test send is a real event.",
         ),
+        # No default, so that the admin form never saves the pinned version: destinations
+        # follow the constant when a release moves it, unless someone typed a version.
         Setting(
             "api_version",
             "Graph API version",
-            default=GRAPH_API_VERSION,
-            help="The Graph API version in the URL, e.g. v26.0.",
+            help=f"Empty: {GRAPH_API_VERSION}, the version this release pins.",
             advanced=True,
         ),
     ),

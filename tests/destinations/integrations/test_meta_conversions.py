@@ -17,6 +17,7 @@ import pytest
 from werkzeug import Response
 
 from destinations import triggers
+from destinations.admin.forms import destination_form
 from destinations.delivery.payloads import PayloadInvalid, prepare
 from destinations.delivery.transport import send_batch
 from destinations.integrations import meta_conversions as meta
@@ -503,6 +504,11 @@ def test_the_graph_api_version_is_pinned_and_a_setting_can_change_it(version, pa
     (request,) = built(meta.PAGE_VIEW, events.page(1), settings=settings)
 
     assert request.url == f"https://graph.facebook.com{path}{PIXEL}/events"
+
+
+def test_the_admin_form_saves_no_version_nobody_typed():
+    """Otherwise a destination would stay on the version of the day it was saved."""
+    assert destination_form("meta_conversions")().fields["api_version"].initial is None
 
 
 def test_a_pixel_id_cannot_move_the_request_elsewhere():
