@@ -1,6 +1,15 @@
 """The catalog: every destination kind, by key. Adding a kind is its module and one line here."""
 
-from . import aggregations, launchdarkly, librato, metronome, segment, webhook
+from . import (
+    aggregations,
+    ga4,
+    launchdarkly,
+    librato,
+    meta_conversions,
+    metronome,
+    segment,
+    webhook,
+)
 from .base import Kind
 
 KINDS = [
@@ -10,6 +19,8 @@ KINDS = [
     librato.KIND,
     webhook.KIND,
     segment.KIND,
+    ga4.KIND,
+    meta_conversions.KIND,
 ]
 REGISTRY: dict[str, Kind] = {kind.key: kind for kind in KINDS}
 

@@ -14,7 +14,20 @@ from destinations.models import Destination
 from destinations.services import expression_origin, url_origin
 from tests.destinations import events
 
-SAMPLES = [events.track(), events.identify(), events.page(), events.group(), events.alias()]
+# An order, for the e-commerce actions whose defaults take no other event (a purchase needs an
+# order ID, a currency and products).
+ORDER = events.track(
+    event="Order Completed",
+    properties={
+        "order_id": "o-1",
+        "currency": "USD",
+        "revenue": 20,
+        "total": 20,
+        "product_id": "p-1",
+        "products": [{"product_id": "p-1", "price": 10, "quantity": 2}],
+    },
+)
+SAMPLES = [events.track(), events.identify(), events.page(), events.group(), events.alias(), ORDER]
 HOOK_URL = "https://hooks.example.com/in"
 # What an editor might type into a setting to send the requests to their own server.
 HOSTILE_TEXTS = ("https://evil.example/x", "evil.example", "evil.example:8443/x?y=1#z")

@@ -123,14 +123,19 @@ def test_every_kind_that_takes_credentials_offers_a_connection_test():
         if any(setting.secret for setting in kind.settings) and kind.connection_test is None
     ]
 
-    # A webhook's secret only signs bodies: no receiver can say whether it is right.
-    assert lacking == ["webhook"]
+    # A webhook's secret only signs bodies: no receiver can say whether it is right. Nor can
+    # Google of a GA4 API secret: its validation server checks payloads, not secrets.
+    assert lacking == ["webhook", "ga4"]
 
 
-def test_only_librato_reads_error_answers_and_only_the_forwarder_refuses_payloads():
+def test_only_the_kinds_that_need_them_read_error_answers_or_refuse_payloads():
     """The hooks are additive: every other kind keeps the generic rules (docs/delivery.md,
     "Classifying answers")."""
     readers = {key for key, kind in REGISTRY.items() for a in kind.actions if a.read_error}
     refusers = {key for key, kind in REGISTRY.items() for a in kind.actions if a.refuse}
 
-    assert (readers, refusers) == ({"librato"}, {"segment"})
+    assert readers == {"librato", "meta_conversions", "braze", "hubspot", "slack"}
+    assert refusers == {
+        *("segment", "ga4", "meta_conversions", "braze", "customerio", "klaviyo"),
+        *("hubspot", "posthog"),
+    }

@@ -44,6 +44,14 @@ PRESET_EVENT_TYPES = {
     ("segment", "Forward page messages"): {"page"},
     ("segment", "Forward screen messages"): {"screen"},
     ("segment", "Forward group messages"): {"group"},
+    # Google Analytics 4
+    ("ga4", "Page views"): {"page"},
+    ("ga4", "Purchases"): set(),  # track "Order Completed" only; no sample is one
+    ("ga4", "Products added to cart"): set(),  # track "Product Added" only
+    # Meta Conversions API
+    ("meta_conversions", "Purchases"): set(),
+    ("meta_conversions", "Products added to cart"): set(),
+    ("meta_conversions", "Page views"): {"page"},
 }
 
 # (kind key, action key) -> the event types the trigger of a mapping made from the action
@@ -62,6 +70,16 @@ DEFAULT_TRIGGER_EVENT_TYPES = {
     ("segment", "send_screen"): {"screen"},
     ("segment", "send_group"): {"group"},
     ("segment", "send_alias"): {"alias"},
+    # Google Analytics 4
+    ("ga4", "custom_event"): {"track"},
+    ("ga4", "page_view"): {"page"},
+    ("ga4", "purchase"): set(),
+    ("ga4", "add_to_cart"): set(),
+    # Meta Conversions API
+    ("meta_conversions", "purchase"): set(),
+    ("meta_conversions", "add_to_cart"): set(),
+    ("meta_conversions", "page_view"): {"page"},
+    ("meta_conversions", "custom_event"): {"track"},
 }
 
 
@@ -317,6 +335,142 @@ RENDERINGS = [
             "timestamp": ISO_TIME,
             "context": CONTEXT,
             "previousId": "anon-1",
+        },
+    ),
+    # Google Analytics 4
+    rendering(
+        "ga4",
+        "Page views",
+        events.page(context={**CONTEXT, "page": {"url": "https://shop.example/p", "title": "P"}}),
+        {
+            "client_id": "anon-1",
+            "timestamp": EPOCH_MILLISECONDS,
+            "page_location": "https://shop.example/p",
+            "page_title": "P",
+            "engagement_time_msec": 1,
+        },
+    ),
+    rendering(
+        "ga4",
+        "Purchases",
+        events.track(
+            event="Order Completed",
+            properties={
+                "order_id": "o-1",
+                "currency": "EUR",
+                "total": 20,
+                "tax": 2,
+                "products": [{"product_id": "p-1", "name": "Mug", "price": 10, "quantity": 2}],
+            },
+        ),
+        {
+            "client_id": "anon-1",
+            "user_id": "user-1",
+            "timestamp": EPOCH_MILLISECONDS,
+            "transaction_id": "o-1",
+            "currency": "EUR",
+            "value": 20,
+            "tax": 2,
+            "items": [{"item_id": "p-1", "item_name": "Mug", "price": 10, "quantity": 2}],
+            "engagement_time_msec": 1,
+        },
+    ),
+    rendering(
+        "ga4",
+        "Products added to cart",
+        events.track(
+            event="Product Added",
+            properties={"product_id": "p-1", "name": "Mug", "price": 10, "currency": "EUR"},
+        ),
+        {
+            "client_id": "anon-1",
+            "user_id": "user-1",
+            "timestamp": EPOCH_MILLISECONDS,
+            "currency": "EUR",
+            "value": 10,
+            "items": [{"item_id": "p-1", "item_name": "Mug", "price": 10}],
+            "engagement_time_msec": 1,
+        },
+    ),
+    rendering(
+        "ga4",
+        "Custom event",
+        without(events.track(), "anonymousId"),
+        {
+            "client_id": "user-1",
+            "user_id": "user-1",
+            "timestamp": EPOCH_MILLISECONDS,
+            "name": "API Call",
+            "lowercase": False,
+            "engagement_time_msec": 1,
+        },
+        case="a server-side event without an anonymous id",
+    ),
+    # Meta Conversions API
+    rendering(
+        "meta_conversions",
+        "Purchases",
+        events.track(
+            event="Order Completed",
+            properties={
+                "order_id": "o-1",
+                "currency": "EUR",
+                "revenue": 20,
+                "products": [{"product_id": "p-1", "price": 10, "quantity": 2}],
+            },
+            context={**CONTEXT, "traits": {"email": "Ada@Example.com"}, "userAgent": "UA/1"},
+        ),
+        {
+            "event_time": EPOCH_SECONDS,
+            "event_id": "msg-0001",
+            "action_source": "website",
+            "email": "Ada@Example.com",
+            "external_id": "user-1",
+            "client_ip_address": "203.0.113.7",
+            "client_user_agent": "UA/1",
+            "currency": "EUR",
+            "value": 20,
+            "order_id": "o-1",
+            "contents": [{"id": "p-1", "quantity": 2, "item_price": 10}],
+        },
+    ),
+    rendering(
+        "meta_conversions",
+        "Products added to cart",
+        events.track(event="Product Added", properties={"product_id": "p-1", "price": 10}),
+        {
+            "event_time": EPOCH_SECONDS,
+            "event_id": "msg-0001",
+            "action_source": "website",
+            "external_id": "user-1",
+            "client_ip_address": "203.0.113.7",
+            "value": 10,
+            "contents": [{"id": "p-1", "item_price": 10}],
+        },
+    ),
+    rendering(
+        "meta_conversions",
+        "Page views",
+        events.page(),
+        {
+            "event_time": EPOCH_SECONDS,
+            "event_id": "pg-0001",
+            "action_source": "website",
+            "external_id": "anon-1",
+            "client_ip_address": "203.0.113.7",
+        },
+    ),
+    rendering(
+        "meta_conversions",
+        "Custom event",
+        events.track(),
+        {
+            "event_time": EPOCH_SECONDS,
+            "event_id": "msg-0001",
+            "action_source": "website",
+            "external_id": "user-1",
+            "client_ip_address": "203.0.113.7",
+            "event_name": "API Call",
         },
     ),
 ]
