@@ -1,6 +1,6 @@
 """The catalog: every destination kind, by key. Adding a kind is its module and one line here."""
 
-from . import aggregations, launchdarkly, librato, metronome, segment, webhook
+from . import aggregations, amplitude, launchdarkly, librato, metronome, segment, webhook
 from .base import Kind
 
 KINDS = [
@@ -10,6 +10,7 @@ KINDS = [
     librato.KIND,
     webhook.KIND,
     segment.KIND,
+    amplitude.KIND,
 ]
 REGISTRY: dict[str, Kind] = {kind.key: kind for kind in KINDS}
 

@@ -43,6 +43,11 @@ PRESET_EVENT_TYPES = {
     ("segment", "Forward page messages"): {"page"},
     ("segment", "Forward screen messages"): {"screen"},
     ("segment", "Forward group messages"): {"group"},
+    # Amplitude
+    ("amplitude", "Track calls"): {"track"},
+    ("amplitude", "Page calls"): {"page"},
+    ("amplitude", "Screen calls"): {"screen"},
+    ("amplitude", "Identify calls"): {"identify"},
 }
 
 # (kind key, action key) -> the event types the trigger of a mapping made from the action
@@ -61,6 +66,10 @@ DEFAULT_TRIGGER_EVENT_TYPES = {
     ("segment", "send_screen"): {"screen"},
     ("segment", "send_group"): {"group"},
     ("segment", "send_alias"): {"alias"},
+    # Amplitude
+    ("amplitude", "log_event"): {"track"},
+    ("amplitude", "identify_user"): {"identify"},
+    ("amplitude", "group_identify"): {"group"},
 }
 
 
@@ -316,6 +325,125 @@ RENDERINGS = [
             "timestamp": ISO_TIME,
             "context": CONTEXT,
             "previousId": "anon-1",
+        },
+    ),
+    # Amplitude
+    rendering(
+        "amplitude",
+        "Track calls",
+        events.track(),
+        {
+            "user_id": "user-1",
+            "device_id": "anon-1",
+            "event_type": "API Call",
+            "time": EPOCH_MILLISECONDS,
+            "insert_id": "msg-0001",
+            "event_properties": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
+            "ip": "203.0.113.7",
+            "revenue": 12.5,
+        },
+    ),
+    rendering(
+        "amplitude",
+        "Track calls",
+        events.track(
+            properties={"price": 4.5, "quantity": 2, "productId": "sku-1", "revenueType": "Refund"},
+            context={
+                **CONTEXT,
+                "device": {
+                    "id": "idfv-1",
+                    "advertisingId": "ad-1",
+                    "type": "ios",
+                    "manufacturer": "Apple",
+                    "model": "iPhone16,1",
+                },
+                "os": {"name": "iOS", "version": "18.1"},
+                "app": {"version": "2.1.3"},
+                "network": {"carrier": "Orange"},
+                "location": {"country": "France", "city": "Paris", "latitude": 48.85},
+                "locale": "fr-FR",
+            },
+            integrations={"Actions Amplitude": {"session_id": 1772366000000}},
+        ),
+        {
+            "user_id": "user-1",
+            "device_id": "idfv-1",
+            "event_type": "API Call",
+            "time": EPOCH_MILLISECONDS,
+            "session_id": 1772366000000,
+            "insert_id": "msg-0001",
+            "event_properties": {
+                "price": 4.5,
+                "quantity": 2,
+                "productId": "sku-1",
+                "revenueType": "Refund",
+            },
+            "app_version": "2.1.3",
+            "platform": "ios",
+            "os_name": "iOS",
+            "os_version": "18.1",
+            "device_manufacturer": "Apple",
+            "device_model": "iPhone16,1",
+            "carrier": "Orange",
+            "country": "France",
+            "city": "Paris",
+            "language": "fr-FR",
+            "location_lat": 48.85,
+            "ip": "203.0.113.7",
+            "idfa": "ad-1",
+            "idfv": "idfv-1",
+            "adid": "ad-1",
+            "price": 4.5,
+            "quantity": 2,
+            "productId": "sku-1",
+            "revenueType": "Refund",
+        },
+        case="a purchase in a mobile app, its device ID and session from the context",
+    ),
+    rendering(
+        "amplitude",
+        "Page calls",
+        events.page(),
+        {
+            "device_id": "anon-1",
+            "event_type": "Viewed Pricing",
+            "time": EPOCH_MILLISECONDS,
+            "insert_id": "pg-0001",
+            "event_properties": {"path": "/pricing", "title": "Pricing"},
+            "ip": "203.0.113.7",
+        },
+    ),
+    rendering(
+        "amplitude",
+        "Screen calls",
+        events.screen(),
+        {
+            "user_id": "user-1",
+            "event_type": "Viewed Home",
+            "time": EPOCH_MILLISECONDS,
+            "insert_id": "scr-0001",
+            "event_properties": {"orientation": "portrait"},
+            "ip": "203.0.113.7",
+        },
+    ),
+    rendering(
+        "amplitude",
+        "Identify calls",
+        events.identify(),
+        {
+            "user_id": "user-1",
+            "device_id": "anon-1",
+            "user_properties": {"email": "ada@example.com", "plan": "pro"},
+        },
+    ),
+    rendering(
+        "amplitude",
+        "Group identify",
+        events.group(),
+        {
+            "group_type": "company",
+            "group_value": "acme-inc",
+            "group_properties": {"name": "Acme Inc", "seats": 12},
         },
     ),
 ]
