@@ -1,6 +1,6 @@
 """The catalog: every destination kind, by key. Adding a kind is its module and one line here."""
 
-from . import aggregations, amplitude, launchdarkly, librato, metronome, segment, webhook
+from . import aggregations, amplitude, launchdarkly, librato, metronome, mixpanel, segment, webhook
 from .base import Kind
 
 KINDS = [
@@ -11,6 +11,7 @@ KINDS = [
     webhook.KIND,
     segment.KIND,
     amplitude.KIND,
+    mixpanel.KIND,
 ]
 REGISTRY: dict[str, Kind] = {kind.key: kind for kind in KINDS}
 

@@ -48,6 +48,12 @@ PRESET_EVENT_TYPES = {
     ("amplitude", "Page calls"): {"page"},
     ("amplitude", "Screen calls"): {"screen"},
     ("amplitude", "Identify calls"): {"identify"},
+    # Mixpanel
+    ("mixpanel", "Track calls"): {"track"},
+    ("mixpanel", "Page calls"): {"page"},
+    ("mixpanel", "Screen calls"): {"screen"},
+    ("mixpanel", "Identify calls"): {"identify"},
+    ("mixpanel", "Group calls"): {"group"},
 }
 
 # (kind key, action key) -> the event types the trigger of a mapping made from the action
@@ -70,6 +76,11 @@ DEFAULT_TRIGGER_EVENT_TYPES = {
     ("amplitude", "log_event"): {"track"},
     ("amplitude", "identify_user"): {"identify"},
     ("amplitude", "group_identify"): {"group"},
+    # Mixpanel
+    ("mixpanel", "track_event"): {"track"},
+    ("mixpanel", "identify_user"): {"identify"},
+    ("mixpanel", "group_identify"): {"group"},
+    ("mixpanel", "alias"): {"alias"},
 }
 
 
@@ -444,6 +455,120 @@ RENDERINGS = [
             "group_type": "company",
             "group_value": "acme-inc",
             "group_properties": {"name": "Acme Inc", "seats": 12},
+        },
+    ),
+    # Mixpanel
+    rendering(
+        "mixpanel",
+        "Track calls",
+        events.track(),
+        {
+            "event": "API Call",
+            "distinct_id": "user-1",
+            "device_id": "anon-1",
+            "user_id": "user-1",
+            "group_id": "acme-inc",
+            "insert_id": "msg-0001",
+            "time": EPOCH_MILLISECONDS,
+            "ip": "203.0.113.7",
+            "default_properties": {},
+            "event_properties": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
+        },
+    ),
+    rendering(
+        "mixpanel",
+        "Track calls",
+        without(
+            events.track(
+                context={
+                    "page": {"url": "https://shop.example/cart", "referrer": "https://a.example/"},
+                    "campaign": {"source": "newsletter", "medium": "email", "name": "spring"},
+                    "os": {"name": "Mac OS", "version": "15.1"},
+                },
+                properties={"cart": 2},
+            ),
+            "userId",
+        ),
+        {
+            "event": "API Call",
+            "distinct_id": "anon-1",
+            "device_id": "anon-1",
+            "insert_id": "msg-0001",
+            "time": EPOCH_MILLISECONDS,
+            "default_properties": {
+                "$os": "Mac OS",
+                "$os_version": "15.1",
+                "$current_url": "https://shop.example/cart",
+                "$referrer": "https://a.example/",
+                "utm_source": "newsletter",
+                "utm_medium": "email",
+                "utm_campaign": "spring",
+            },
+            "event_properties": {"cart": 2},
+        },
+        case="an anonymous visitor of a web page from a campaign",
+    ),
+    rendering(
+        "mixpanel",
+        "Page calls",
+        events.page(),
+        {
+            "event": "Viewed Pricing",
+            "distinct_id": "anon-1",
+            "device_id": "anon-1",
+            "group_id": "acme-inc",
+            "insert_id": "pg-0001",
+            "time": EPOCH_MILLISECONDS,
+            "ip": "203.0.113.7",
+            "default_properties": {},
+            "event_properties": {"path": "/pricing", "title": "Pricing"},
+        },
+    ),
+    rendering(
+        "mixpanel",
+        "Screen calls",
+        events.screen(),
+        {
+            "event": "Viewed Home",
+            "distinct_id": "user-1",
+            "user_id": "user-1",
+            "group_id": "acme-inc",
+            "insert_id": "scr-0001",
+            "time": EPOCH_MILLISECONDS,
+            "ip": "203.0.113.7",
+            "default_properties": {},
+            "event_properties": {"orientation": "portrait"},
+        },
+    ),
+    rendering(
+        "mixpanel",
+        "Identify calls",
+        events.identify(),
+        {
+            "distinct_id": "user-1",
+            "ip": "203.0.113.7",
+            "traits": {"email": "ada@example.com", "plan": "pro"},
+        },
+    ),
+    rendering(
+        "mixpanel",
+        "Group calls",
+        events.group(),
+        {
+            "group_key": "$group_id",
+            "group_id": "acme-inc",
+            "traits": {"name": "Acme Inc", "seats": 12},
+        },
+    ),
+    rendering(
+        "mixpanel",
+        "Alias",
+        events.alias(),
+        {
+            "alias": "user-1",
+            "distinct_id": "anon-1",
+            "insert_id": "als-0001",
+            "time": EPOCH_MILLISECONDS,
         },
     ),
 ]
