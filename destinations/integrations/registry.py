@@ -2,11 +2,13 @@
 
 from . import (
     aggregations,
+    amplitude,
     ga4,
     launchdarkly,
     librato,
     meta_conversions,
     metronome,
+    mixpanel,
     segment,
     webhook,
 )
@@ -19,6 +21,8 @@ KINDS = [
     librato.KIND,
     webhook.KIND,
     segment.KIND,
+    amplitude.KIND,
+    mixpanel.KIND,
     ga4.KIND,
     meta_conversions.KIND,
 ]
