@@ -1,6 +1,16 @@
 """The catalog: every destination kind, by key. Adding a kind is its module and one line here."""
 
-from . import aggregations, launchdarkly, librato, metronome, segment, webhook
+from . import (
+    aggregations,
+    braze,
+    customerio,
+    klaviyo,
+    launchdarkly,
+    librato,
+    metronome,
+    segment,
+    webhook,
+)
 from .base import Kind
 
 KINDS = [
@@ -10,6 +20,9 @@ KINDS = [
     librato.KIND,
     webhook.KIND,
     segment.KIND,
+    braze.KIND,
+    customerio.KIND,
+    klaviyo.KIND,
 ]
 REGISTRY: dict[str, Kind] = {kind.key: kind for kind in KINDS}
 
