@@ -15,6 +15,10 @@ from destinations.services import expression_origin, url_origin
 from tests.destinations import events
 
 SAMPLES = [events.track(), events.identify(), events.page(), events.group(), events.alias()]
+# An order, for actions that record one purchase per product.
+SAMPLES.append(
+    events.track(event="Order Completed", properties={"products": [{"product_id": "1"}]})
+)
 HOOK_URL = "https://hooks.example.com/in"
 # What an editor might type into a setting to send the requests to their own server.
 HOSTILE_TEXTS = ("https://evil.example/x", "evil.example", "evil.example:8443/x?y=1#z")
@@ -30,6 +34,8 @@ def built_requests(kind: Kind, settings: dict[str, Any]) -> list[Request]:
         fields = action.default_fields() | {
             f.key: HOOK_URL for f in action.fields if f.type == "url"
         }
+        # Any other field a person must fill in before saving (a list's ID): any value will do.
+        fields |= {f.key: "x" for f in action.fields if f.required and f.key not in fields}
         built = []
         for event in SAMPLES:
             try:
