@@ -2,6 +2,7 @@
 https://docs.customer.io/api/track/#operation/batch
 """
 
+import hashlib
 import re
 from base64 import b64encode
 from collections.abc import Callable, Iterator
@@ -40,6 +41,9 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Segment's Customer.io destination converts attribute strings of this form (its isIsoDate)
 # to Unix seconds, which Customer.io needs to treat them as dates.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?)?")
+# An event's id deduplicates it and "must be a ULID" (Track API, customer events).
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 REFUSED_FOR_OTHERS = "Customer.io refused the whole batch for other entries in it; sent again"
 
 ToEntity = Callable[[dict[str, Any]], dict[str, Any]]
@@ -120,9 +124,19 @@ def activity(action: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     who = identifiers(payload.get("id"), None, payload.get("anonymous_id"))
     values: dict[str, Any] = {"name": name}
     if payload.get("event_id"):
-        values["id"] = payload["event_id"]  # Customer.io drops an event whose id it has
+        values["id"] = event_ulid(payload["event_id"], payload.get("timestamp", 0))
     values["attributes"] = converted(payload, payload.get("data") or {})
     return person(action, who, payload, **values)
+
+
+def event_ulid(event_id: str, seconds: int) -> str:
+    """The event's ID as a ULID: one already, or one made of the event's time and a hash of
+    its ID, the same on every retry, so that Customer.io drops a copy it already has."""
+    if ULID.fullmatch(event_id):
+        return event_id
+    entropy = int.from_bytes(hashlib.sha256(event_id.encode()).digest()[:10])
+    value = (max(seconds, 0) * 1000 % 2**48) << 80 | entropy
+    return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def delete(payload: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +284,13 @@ PAGE_URL = {
         "else": path_or("$.context.page.url", "$.properties.path"),
     }
 }
-EVENT_ID = Field("event_id", "Event ID", "string", default=path("$.messageId"))
+EVENT_ID = Field(
+    "event_id",
+    "Event ID",
+    "string",
+    default=path("$.messageId"),
+    description="Deduplicates the event; sent as a ULID, made from this value unless it is one.",
+)
 
 CREATE_OR_UPDATE_PERSON = batch_action(
     "create_or_update_person",

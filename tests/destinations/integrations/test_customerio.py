@@ -8,6 +8,8 @@ trackPageView, deletePerson), with the batch answers Customer.io's engineers rea
 action-destinations pull request 3657 (`errors: [{batch_index, reason, field, message}]`).
 """
 
+import hashlib
+
 import orjson
 import pytest
 
@@ -29,6 +31,18 @@ PATH = "/api/v2/batch"
 SECONDS = 1772366400  # 2026-03-01T12:00:00Z, the samples' timestamp
 PROPERTIES = {"endpoint": "/v1/search", "value": 3, "revenue": 12.5}
 DELIVERED = ItemResult(Outcome.DELIVERED)
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def base32(number: int, length: int) -> str:
+    return "".join(CROCKFORD[(number >> (5 * n)) & 31] for n in reversed(range(length)))
+
+
+def ulid(message_id: str, seconds: int = SECONDS) -> str:
+    """A ULID (github.com/ulid/spec): 10 characters of milliseconds, then 16 of 80 bits that
+    here come from the message ID's SHA-256."""
+    entropy = int.from_bytes(hashlib.sha256(message_id.encode()).digest()[:10])
+    return base32(seconds * 1000, 10) + base32(entropy, 16)
 
 
 def send(httpserver, action, sample_events, fields=None):
@@ -55,7 +69,7 @@ def tracked(number: int) -> dict:
         "action": "event",
         "identifiers": {"id": f"user-{number}"},
         "name": "API Call",
-        "id": f"msg-{number:04d}",
+        "id": ulid(f"msg-{number:04d}"),
         "attributes": PROPERTIES,
         "timestamp": SECONDS,
     }
@@ -99,7 +113,23 @@ def test_a_track_event_becomes_an_event_entry(httpserver):
     received, results = send(httpserver, "track_event", [events.track(1)])
 
     assert_json_request(received[0], "POST", PATH, {"batch": [tracked(1)]}, HEADERS)
+    assert received[0].get_json()["batch"][0]["id"] == "01KJMMA2G039MZHJXZSZP67HD2"
     assert results == [DELIVERED]
+
+
+def test_an_events_id_is_a_ulid_made_from_its_message_id_the_same_on_every_retry():
+    """An event's id deduplicates it and must be a ULID (Track API, customer events: "This
+    value must be a ULID"); Segment's destination sends the messageId as it is."""
+    first = orjson.loads(body_of(customerio.TRACK_EVENT, events.track(messageId="m-1")))
+    again = orjson.loads(body_of(customerio.TRACK_EVENT, events.track(messageId="m-1")))
+    other = orjson.loads(body_of(customerio.TRACK_EVENT, events.track(messageId="m-2")))
+    given = events.track(messageId="01ARZ3NDEKTSV4RRFFQ69G5FAV")
+
+    assert first["batch"][0]["id"] == again["batch"][0]["id"] == ulid("m-1")
+    assert other["batch"][0]["id"] == ulid("m-2") != ulid("m-1")
+    assert orjson.loads(body_of(customerio.TRACK_EVENT, given))["batch"][0]["id"] == (
+        "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    )
 
 
 def test_a_page_call_becomes_a_page_entry_named_by_its_url(httpserver):
@@ -113,7 +143,7 @@ def test_a_page_call_becomes_a_page_entry_named_by_its_url(httpserver):
         "action": "page",
         "identifiers": {"anonymous_id": "anon-1"},
         "name": "https://example.com/pricing",
-        "id": "pg-0001",
+        "id": ulid("pg-0001"),
         "attributes": properties,
         "timestamp": SECONDS,
     }
@@ -160,7 +190,7 @@ def test_an_entry_over_32_kb_fails_alone_and_is_not_sent(httpserver):
 
     received, results = send(httpserver, "track_event", [events.track(1), huge])
 
-    assert [item["id"] for item in received[0].get_json()["batch"]] == ["msg-0001"]
+    assert [item["id"] for item in received[0].get_json()["batch"]] == [ulid("msg-0001")]
     assert results[0] == DELIVERED
     assert (results[1].outcome, results[1].code) == (Outcome.FAILED, "PAYLOAD_TOO_LARGE")
 
