@@ -294,21 +294,10 @@ def path_or(first: str, fallback: str) -> dict[str, Any]:
 
 
 def track_action(
-    key: str,
-    title: str,
-    array: str,
-    objects_of: ObjectsOf,
-    fields: tuple[Field, ...],
-    description: str,
-    default_trigger: str,
-    refuse: Refusal = refuse_anonymous,
+    array: str, objects_of: ObjectsOf, refuse: Refusal = refuse_anonymous, **action: Any
 ) -> Action:
     return Action(
-        key=key,
-        title=title,
-        description=description,
-        default_trigger=default_trigger,
-        fields=fields,
+        **action,
         build=track_builder(array, objects_of, refuse),
         batching=True,
         max_batch_size=MAX_OBJECTS,
@@ -331,37 +320,41 @@ UPDATE_EXISTING_ONLY = Field(
 )
 # Braze's "time" is when the event happened: the event's timestamp (Segment maps receivedAt).
 TIME = Field("time", "Time", "datetime", True, path("$.timestamp"))
+EXTERNAL_ID = Field("external_id", "External user ID", "string", default=path("$.userId"))
 EVENT_EMAIL = path_or("$.context.traits.email", "$.properties.email")
+EVENT_USER = (
+    EXTERNAL_ID,
+    USER_ALIAS,
+    Field("email", "Email", "string", default=EVENT_EMAIL),
+    BRAZE_ID,
+)
 
 TRACK_EVENT = track_action(
-    "track_event",
-    "Track event",
     "events",
     event,
-    (
-        Field("external_id", "External user ID", "string", default=path("$.userId")),
-        USER_ALIAS,
-        Field("email", "Email", "string", default=EVENT_EMAIL),
-        BRAZE_ID,
+    key="track_event",
+    title="Track event",
+    description="Record a custom event in Braze.",
+    default_trigger='type = "track" and event != "Order Completed"',
+    fields=(
+        *EVENT_USER,
         Field("name", "Event name", "string", True, path("$.event")),
         TIME,
         Field("properties", "Event properties", "object", default=path("$.properties")),
         UPDATE_EXISTING_ONLY,
     ),
-    description="Record a custom event in Braze.",
-    default_trigger='type = "track" and event != "Order Completed"',
 )
 
 TRACK_PURCHASE = track_action(
-    "track_purchase",
-    "Track purchase",
     "purchases",
     purchases,
-    (
-        Field("external_id", "External user ID", "string", default=path("$.userId")),
-        USER_ALIAS,
-        Field("email", "Email", "string", default=EVENT_EMAIL),
-        BRAZE_ID,
+    refuse_purchase,
+    key="track_purchase",
+    title="Track purchase",
+    description="Record a purchase in Braze for each product of an order.",
+    default_trigger='type = "track" and event = "Order Completed"',
+    fields=(
+        *EVENT_USER,
         TIME,
         Field("products", "Products", "array", True, path("$.properties.products")),
         Field(
@@ -374,18 +367,17 @@ TRACK_PURCHASE = track_action(
         Field("properties", "Event properties", "object", default=path("$.properties")),
         UPDATE_EXISTING_ONLY,
     ),
-    description="Record a purchase in Braze for each product of an order.",
-    default_trigger='type = "track" and event = "Order Completed"',
-    refuse=refuse_purchase,
 )
 
 UPDATE_USER_PROFILE = track_action(
-    "update_user_profile",
-    "Update user profile",
     "attributes",
     attributes,
-    (
-        Field("external_id", "External user ID", "string", default=path("$.userId")),
+    key="update_user_profile",
+    title="Update user profile",
+    description="Set standard and custom attributes on a Braze user.",
+    default_trigger='type = "identify"',
+    fields=(
+        EXTERNAL_ID,
         USER_ALIAS,
         BRAZE_ID,
         Field("email", "Email", "string", default=path("$.traits.email")),
@@ -416,8 +408,6 @@ UPDATE_USER_PROFILE = track_action(
         ),
         UPDATE_EXISTING_ONLY,
     ),
-    description="Set standard and custom attributes on a Braze user.",
-    default_trigger='type = "identify"',
 )
 
 KIND = Kind(
