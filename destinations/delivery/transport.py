@@ -281,7 +281,7 @@ def item_results(action: Action, exchange: Exchange, count: int) -> list[ItemRes
 
 
 def answer(exchange: Exchange, status: int) -> Answer:
-    return Answer(status, exchange.response_headers, exchange.response_body)
+    return Answer(status, exchange.response_headers, exchange.response_body, exchange.request)
 
 
 def redacted(result: ItemResult, secret_values: list[str]) -> ItemResult:

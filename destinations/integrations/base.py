@@ -91,6 +91,10 @@ class Request:
     headers: dict[str, str]
     body: bytes
     items: tuple[int, ...]
+    # For a body that holds several vendor objects per item (Braze: a purchase per product),
+    # the position in `items` of each object, in body order: how a reader maps the vendor's
+    # object indexes back to items. Empty when objects and items correspond one to one.
+    object_items: tuple[int, ...] = ()
 
 
 class Outcome(StrEnum):
@@ -114,6 +118,7 @@ class Answer:
     status: int
     headers: Mapping[str, str]  # names in lower case
     body: bytes
+    request: Request | None = None  # the request answered
 
 
 Builder = Callable[[Config, list[dict[str, Any]]], list[Request]]

@@ -3,7 +3,10 @@
 from . import (
     aggregations,
     amplitude,
+    braze,
+    customerio,
     ga4,
+    klaviyo,
     launchdarkly,
     librato,
     meta_conversions,
@@ -23,6 +26,9 @@ KINDS = [
     segment.KIND,
     amplitude.KIND,
     mixpanel.KIND,
+    braze.KIND,
+    customerio.KIND,
+    klaviyo.KIND,
     ga4.KIND,
     meta_conversions.KIND,
 ]

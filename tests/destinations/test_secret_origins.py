@@ -43,6 +43,8 @@ def built_requests(kind: Kind, settings: dict[str, Any]) -> list[Request]:
         fields = action.default_fields() | {
             f.key: HOOK_URL for f in action.fields if f.type == "url"
         }
+        # Any other field a person must fill in before saving (a list's ID): any value will do.
+        fields |= {f.key: "x" for f in action.fields if f.required and f.key not in fields}
         built = []
         for event in SAMPLES:
             try:

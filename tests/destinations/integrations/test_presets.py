@@ -63,6 +63,18 @@ PRESET_EVENT_TYPES = {
     ("mixpanel", "Screen calls"): {"screen"},
     ("mixpanel", "Identify calls"): {"identify"},
     ("mixpanel", "Group calls"): {"group"},
+    # Braze
+    ("braze", "Track calls"): {"track"},
+    ("braze", "Order completed calls"): set(),
+    ("braze", "Identify calls"): {"identify"},
+    # Customer.io
+    ("customerio", "Create or update person"): {"identify"},
+    ("customerio", "Track event"): {"track"},
+    ("customerio", "Track page view"): {"page"},
+    ("customerio", "Delete person"): set(),
+    # Klaviyo
+    ("klaviyo", "Track events"): {"track"},
+    ("klaviyo", "Upsert profiles"): {"identify"},
 }
 
 # (kind key, action key) -> the event types the trigger of a mapping made from the action
@@ -100,6 +112,19 @@ DEFAULT_TRIGGER_EVENT_TYPES = {
     ("mixpanel", "identify_user"): {"identify"},
     ("mixpanel", "group_identify"): {"group"},
     ("mixpanel", "alias"): {"alias"},
+    # Braze
+    ("braze", "track_event"): {"track"},
+    ("braze", "track_purchase"): set(),
+    ("braze", "update_user_profile"): {"identify"},
+    # Customer.io
+    ("customerio", "create_or_update_person"): {"identify"},
+    ("customerio", "track_event"): {"track"},
+    ("customerio", "track_page_view"): {"page"},
+    ("customerio", "delete_person"): set(),
+    # Klaviyo
+    ("klaviyo", "track_event"): {"track"},
+    ("klaviyo", "upsert_profile"): {"identify"},
+    ("klaviyo", "add_to_list"): set(),
 }
 
 
@@ -725,6 +750,174 @@ RENDERINGS = [
             "insert_id": "als-0001",
             "time": EPOCH_MILLISECONDS,
         },
+    ),
+    # Braze
+    rendering(
+        "braze",
+        "Track calls",
+        events.track(),
+        {
+            "external_id": "user-1",
+            "name": "API Call",
+            "time": ISO_TIME,
+            "properties": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
+            "_update_existing_only": False,
+        },
+    ),
+    rendering(
+        "braze",
+        "Track calls",
+        events.track(context={**CONTEXT, "traits": {"email": "ada@example.com"}}),
+        {
+            "external_id": "user-1",
+            "email": "ada@example.com",
+            "name": "API Call",
+            "time": ISO_TIME,
+            "properties": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
+            "_update_existing_only": False,
+        },
+        case="the email in the context's traits",
+    ),
+    rendering(
+        "braze",
+        "Order completed calls",
+        events.track(
+            event="Order Completed",
+            properties={"currency": "EUR", "products": [{"product_id": "sku-1", "price": 19.5}]},
+        ),
+        {
+            "external_id": "user-1",
+            "time": ISO_TIME,
+            "products": [{"product_id": "sku-1", "price": 19.5}],
+            "currency": "EUR",
+            "properties": {"currency": "EUR", "products": [{"product_id": "sku-1", "price": 19.5}]},
+            "_update_existing_only": False,
+        },
+    ),
+    rendering(
+        "braze",
+        "Identify calls",
+        events.identify(),
+        {
+            "external_id": "user-1",
+            "email": "ada@example.com",
+            "current_location": {},
+            "custom_attributes": {"email": "ada@example.com", "plan": "pro"},
+            "_update_existing_only": False,
+        },
+    ),
+    rendering(
+        "braze",
+        "Identify calls",
+        events.identify(
+            traits={"firstName": "Ada", "lastName": "Lovelace", "gender": "female"},
+            context={**CONTEXT, "location": {"country": "GB", "latitude": 51.5, "longitude": 0}},
+        ),
+        {
+            "external_id": "user-1",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "gender": "female",
+            "country": "GB",
+            "current_location": {"latitude": 51.5, "longitude": 0},
+            "custom_attributes": {"firstName": "Ada", "lastName": "Lovelace", "gender": "female"},
+            "_update_existing_only": False,
+        },
+        case="names, gender and a location",
+    ),
+    # Customer.io
+    rendering(
+        "customerio",
+        "Create or update person",
+        events.identify(),
+        {
+            "id": "user-1",
+            "anonymous_id": "anon-1",
+            "email": "ada@example.com",
+            "custom_attributes": {"email": "ada@example.com", "plan": "pro"},
+            "timestamp": EPOCH_SECONDS,
+            "convert_timestamp": True,
+        },
+    ),
+    rendering(
+        "customerio",
+        "Create or update person",
+        without(events.identify(traits={"email": "ada@example.com", "createdAt": 1}), "userId"),
+        {
+            "id": "ada@example.com",
+            "anonymous_id": "anon-1",
+            "email": "ada@example.com",
+            "created_at": 1,
+            "custom_attributes": {"email": "ada@example.com", "createdAt": 1},
+            "timestamp": EPOCH_SECONDS,
+            "convert_timestamp": True,
+        },
+        case="no user id, so the email is the person id",
+    ),
+    rendering(
+        "customerio",
+        "Track event",
+        events.track(),
+        {
+            "id": "user-1",
+            "anonymous_id": "anon-1",
+            "name": "API Call",
+            "event_id": "msg-0001",
+            "timestamp": EPOCH_SECONDS,
+            "data": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
+            "convert_timestamp": True,
+        },
+    ),
+    rendering(
+        "customerio",
+        "Track page view",
+        events.page(context={**CONTEXT, "page": {"url": "https://example.com/pricing"}}),
+        {
+            "anonymous_id": "anon-1",
+            "event_id": "pg-0001",
+            "url": "https://example.com/pricing",
+            "timestamp": EPOCH_SECONDS,
+            "data": {"path": "/pricing", "title": "Pricing"},
+            "convert_timestamp": True,
+        },
+    ),
+    rendering(
+        "customerio",
+        "Delete person",
+        events.track(event="User Deleted"),
+        {"person_id": "user-1"},
+    ),
+    # Klaviyo
+    rendering(
+        "klaviyo",
+        "Track events",
+        events.track(),
+        {
+            "external_id": "user-1",
+            "anonymous_id": "anon-1",
+            "metric_name": "API Call",
+            "properties": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
+            "time": ISO_TIME,
+            "unique_id": "msg-0001",
+        },
+    ),
+    rendering(
+        "klaviyo",
+        "Upsert profiles",
+        events.identify(),
+        {
+            "email": "ada@example.com",
+            "external_id": "user-1",
+            "location": {},
+            "properties": {"email": "ada@example.com", "plan": "pro"},
+        },
+    ),
+    rendering(
+        "klaviyo",
+        "Add to list",
+        events.track(event="Audience Entered"),
+        {"external_id": "user-1", "list_id": "XyZ123"},
+        added={"list_id": "XyZ123"},
     ),
 ]
 
