@@ -1,6 +1,16 @@
 """The catalog: every destination kind, by key. Adding a kind is its module and one line here."""
 
-from . import aggregations, launchdarkly, librato, metronome, segment, webhook
+from . import (
+    aggregations,
+    hubspot,
+    launchdarkly,
+    librato,
+    metronome,
+    posthog,
+    segment,
+    slack,
+    webhook,
+)
 from .base import Kind
 
 KINDS = [
@@ -10,6 +20,9 @@ KINDS = [
     librato.KIND,
     webhook.KIND,
     segment.KIND,
+    hubspot.KIND,
+    posthog.KIND,
+    slack.KIND,
 ]
 REGISTRY: dict[str, Kind] = {kind.key: kind for kind in KINDS}
 
