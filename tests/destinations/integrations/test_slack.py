@@ -10,7 +10,7 @@ import pytest
 
 from destinations.delivery.attempts import attempt_record
 from destinations.delivery.payloads import prepare
-from destinations.delivery.transport import send_batch
+from destinations.delivery.transport import redact_text, send_batch
 from destinations.integrations import slack
 from destinations.integrations.base import Config, ItemResult, Outcome
 from destinations.models import Destination
@@ -224,6 +224,17 @@ def test_the_attempt_log_masks_the_whole_webhook_url(httpserver):
 
     assert record["request_url"] == MASK
     assert url not in str(record)
+
+
+def test_the_webhook_url_is_used_exactly_as_typed_so_that_logs_can_mask_it():
+    """Logs mask a secret by its exact text: a cleaned-up copy of it would show in full."""
+    typed = "https://hooks.slack.com" + HOOK_PATH + " "  # pasted with a trailing space
+    config = Config({}, Secrets({"webhook_url": typed}), "")
+    payload = prepare(slack.POST_MESSAGE, DEFAULTS, events.track(1))
+
+    [request] = slack.POST_MESSAGE.build(config, [payload])
+
+    assert redact_text(request.url, config.secret_values) == MASK
 
 
 def test_test_mapping_posts_a_real_message():
