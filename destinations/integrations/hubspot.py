@@ -52,17 +52,18 @@ def auth(config: Config) -> dict[str, str]:
 def property_value(value: Any) -> Any:
     """A value as a HubSpot property holds it: lists as HubSpot's multi-select text
     ("a;b"), objects as JSON text, as Segment's flattenObject sends them
-    (packages/destination-actions/src/destinations/hubspot/utils.ts)."""
+    (packages/destination-actions/src/destinations/hubspot/utils.ts), but for null list
+    items, which Segment writes as "null", an option nobody has."""
     if isinstance(value, list):
-        return ";".join(js_text(item) if item is not None else "" for item in value)
+        return ";".join(js_text(item) for item in value if item is not None)
     if isinstance(value, dict):
         return js_text(value)
     return value
 
 
 def hubspot_properties(named: dict[str, Any], other: dict[str, Any] | None) -> dict[str, Any]:
-    """The named fields, then the mapping's other properties (which win), nulls left out:
-    a null would clear the property in HubSpot."""
+    """The named fields, then the mapping's other properties (which win), nulls left out
+    as Segment leaves them out."""
     merged = {**named, **(other or {})}
     return {key: property_value(value) for key, value in merged.items() if value is not None}
 
@@ -200,7 +201,8 @@ def failed_positions(error: Any, count: int) -> list[int]:
 def rejection(error: dict[str, Any]) -> ItemResult:
     category = error.get("category")
     code = category if isinstance(category, str) and category else "REJECTED"
-    return ItemResult(Outcome.FAILED, code, f"HubSpot refused this record: {error.get('message')}")
+    reason = error.get("message") or "no reason given"
+    return ItemResult(Outcome.FAILED, code, f"HubSpot refused this record: {reason}")
 
 
 def read_error(answer: Answer) -> ItemResult | None:
