@@ -6,13 +6,16 @@ from . import (
     braze,
     customerio,
     ga4,
+    hubspot,
     klaviyo,
     launchdarkly,
     librato,
     meta_conversions,
     metronome,
     mixpanel,
+    posthog,
     segment,
+    slack,
     webhook,
 )
 from .base import Kind
@@ -29,6 +32,9 @@ KINDS = [
     braze.KIND,
     customerio.KIND,
     klaviyo.KIND,
+    hubspot.KIND,
+    posthog.KIND,
+    slack.KIND,
     ga4.KIND,
     meta_conversions.KIND,
 ]

@@ -29,6 +29,9 @@ ORDER = events.track(
 )
 SAMPLES = [events.track(), events.identify(), events.page(), events.group(), events.alias(), ORDER]
 HOOK_URL = "https://hooks.example.com/in"
+# What a person adds to a mapping before it can send, as the webhook's URL: fields the
+# action leaves without a default because only its user knows them.
+ADDED_FIELDS = {("hubspot", "send_custom_behavioral_event"): {"event_name": "pe123456_api_call"}}
 # What an editor might type into a setting to send the requests to their own server.
 HOSTILE_TEXTS = ("https://evil.example/x", "evil.example", "evil.example:8443/x?y=1#z")
 
@@ -43,6 +46,7 @@ def built_requests(kind: Kind, settings: dict[str, Any]) -> list[Request]:
         fields = action.default_fields() | {
             f.key: HOOK_URL for f in action.fields if f.type == "url"
         }
+        fields |= ADDED_FIELDS.get((kind.key, action.key), {})
         # Any other field a person must fill in before saving (a list's ID): any value will do.
         fields |= {f.key: "x" for f in action.fields if f.required and f.key not in fields}
         built = []

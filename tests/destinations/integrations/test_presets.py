@@ -75,6 +75,16 @@ PRESET_EVENT_TYPES = {
     # Klaviyo
     ("klaviyo", "Track events"): {"track"},
     ("klaviyo", "Upsert profiles"): {"identify"},
+    # HubSpot
+    ("hubspot", "Upsert contacts"): {"identify"},
+    ("hubspot", "Upsert companies"): {"group"},
+    # PostHog
+    ("posthog", "Track events"): {"track"},
+    ("posthog", "Page views"): {"page"},
+    ("posthog", "Screen views"): {"screen"},
+    ("posthog", "Identify users"): {"identify"},
+    # Slack
+    ("slack", "Post track events"): {"track"},
 }
 
 # (kind key, action key) -> the event types the trigger of a mapping made from the action
@@ -125,6 +135,15 @@ DEFAULT_TRIGGER_EVENT_TYPES = {
     ("klaviyo", "track_event"): {"track"},
     ("klaviyo", "upsert_profile"): {"identify"},
     ("klaviyo", "add_to_list"): set(),
+    # HubSpot
+    ("hubspot", "send_custom_behavioral_event"): {"track"},
+    ("hubspot", "upsert_contact"): {"identify"},
+    ("hubspot", "upsert_company"): {"group"},
+    # PostHog
+    ("posthog", "capture_event"): {"track"},
+    ("posthog", "identify"): {"identify"},
+    # Slack
+    ("slack", "post_message"): {"track"},
 }
 
 
@@ -918,6 +937,137 @@ RENDERINGS = [
         events.track(event="Audience Entered"),
         {"external_id": "user-1", "list_id": "XyZ123"},
         added={"list_id": "XyZ123"},
+    ),
+    # HubSpot
+    rendering(
+        "hubspot",
+        "Upsert contacts",
+        events.identify(
+            traits={
+                "email": "ada@example.com",
+                "firstName": "Ada",
+                "last_name": "Lovelace",
+                "company": "Analytical Engines",
+                "address": {"street": "12 St James's Sq", "city": "London", "postal_code": "SW1"},
+            }
+        ),
+        {
+            "email": "ada@example.com",
+            "firstname": "Ada",
+            "lastname": "Lovelace",
+            "company": "Analytical Engines",
+            "address": "12 St James's Sq",
+            "city": "London",
+            "zip": "SW1",
+        },
+    ),
+    rendering(
+        "hubspot",
+        "Upsert companies",
+        events.group(traits={"name": "Acme Inc", "website": "acme.example", "employees": "12"}),
+        {
+            "id_property": "segment_group_id",
+            "id": "acme-inc",
+            "name": "Acme Inc",
+            "domain": "acme.example",
+            "numberofemployees": 12,
+        },
+    ),
+    rendering(
+        "hubspot",
+        "Upsert companies",
+        without(events.track(), "type") | {"type": "group"},
+        {"id_property": "segment_group_id", "id": "acme-inc"},
+        case="a group id only in context.groupId",
+    ),
+    rendering(
+        "hubspot",
+        "Custom Behavioral Event",
+        events.track(context={**CONTEXT, "traits": {"email": "ada@example.com"}}),
+        {
+            "event_name": "pe123456_api_call",
+            "occurred_at": ISO_TIME,
+            "email": "ada@example.com",
+            "message_id": "msg-0001",
+        },
+        added={"event_name": "pe123456_api_call"},
+    ),
+    # PostHog
+    rendering(
+        "posthog",
+        "Track events",
+        events.track(context={**CONTEXT, "page": {"url": "https://acme.example/search"}}),
+        {
+            "event_name": "API Call",
+            "distinct_id": "user-1",
+            "properties": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
+            "current_url": "https://acme.example/search",
+            "anonymous_event": False,
+            "timestamp": ISO_TIME,
+            "message_id": "msg-0001",
+        },
+    ),
+    rendering(
+        "posthog",
+        "Track events",
+        without(events.track(), "userId", "properties"),
+        {
+            "event_name": "API Call",
+            "distinct_id": "anon-1",
+            "anonymous_event": False,
+            "timestamp": ISO_TIME,
+            "message_id": "msg-0001",
+        },
+        case="an anonymous visitor's event without properties",
+    ),
+    rendering(
+        "posthog",
+        "Page views",
+        events.page(context={**CONTEXT, "page": {"url": "https://acme.example/pricing"}}),
+        {
+            "event_name": "$pageview",
+            "distinct_id": "anon-1",
+            "properties": {"path": "/pricing", "title": "Pricing"},
+            "current_url": "https://acme.example/pricing",
+            "anonymous_event": False,
+            "timestamp": ISO_TIME,
+            "message_id": "pg-0001",
+        },
+    ),
+    rendering(
+        "posthog",
+        "Screen views",
+        events.screen(),
+        {
+            "event_name": "$screen",
+            "distinct_id": "user-1",
+            "properties": {"orientation": "portrait"},
+            "screen_name": "Home",
+            "anonymous_event": False,
+            "timestamp": ISO_TIME,
+            "message_id": "scr-0001",
+        },
+    ),
+    rendering(
+        "posthog",
+        "Identify users",
+        events.identify(),
+        {
+            "distinct_id": "user-1",
+            "anonymous_id": "anon-1",
+            "traits": {"email": "ada@example.com", "plan": "pro"},
+            "timestamp": ISO_TIME,
+            "message_id": "idf-0001",
+        },
+    ),
+    # Slack
+    rendering("slack", "Post track events", events.track(), {"text": "*API Call* by user-1"}),
+    rendering(
+        "slack",
+        "Post track events",
+        without(events.track(event="<!channel> & <https://evil.example|win>"), "userId"),
+        {"text": "*&lt;!channel&gt; &amp; &lt;https://evil.example|win&gt;* by anon-1"},
+        case="an anonymous event whose name holds Slack markup",
     ),
 ]
 
