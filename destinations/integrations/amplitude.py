@@ -30,6 +30,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 DEFAULT_REGION = "US"
 INGESTION_HOSTS = {"US": "https://api2.amplitude.com", "EU": "https://api.eu.amplitude.com"}
@@ -225,14 +226,6 @@ def test_request(config: Config) -> Request:
     url = f"{origin(config, DASHBOARD_HOSTS)}/api/2/usersearch?{query}"
     credentials = basic_auth(config.get("api_key", ""), config.get("secret_key", ""))
     return Request("GET", url, credentials, b"", ())
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 def field(key: str, label: str, source: str = "", kind: FieldType = "string") -> Field:

@@ -29,6 +29,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 DEFAULT_ENDPOINT = "https://rest.iad-01.braze.com"
 # The REST endpoints of Braze's instances: https://www.braze.com/docs/api/basics/#endpoints
@@ -283,14 +284,6 @@ def test_request(config: Config) -> Request:
     """An empty Track users call: Braze checks the key first (401 for an unknown one) and
     then refuses the body with 400, having recorded nothing."""
     return json_request("POST", track_url(config), {}, (), auth(config))
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 def track_action(

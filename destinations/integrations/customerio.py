@@ -27,6 +27,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 TRACK_HOSTS = {"US": "https://track.customer.io", "EU": "https://track-eu.customer.io"}
 DEFAULT_REGION = "US"
@@ -235,14 +236,6 @@ def test_request(config: Config) -> Request:
     """Customer.io's account region lookup, which takes the Track API credentials and
     records nothing: https://docs.customer.io/api/track/#operation/getRegion"""
     return Request("GET", f"{origin(config)}/api/v1/accounts/region", auth(config), b"", ())
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 def batch_action(

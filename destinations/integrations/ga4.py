@@ -33,6 +33,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 GLOBAL_HOST = "www.google-analytics.com"
 EU_HOST = "region1.google-analytics.com"
@@ -275,14 +276,6 @@ def message_index(message: dict[str, Any]) -> int | None:
     path, description = str(message.get("fieldPath") or ""), str(message.get("description") or "")
     match = INDEX_IN_FIELD_PATH.match(path) or INDEX_IN_DESCRIPTION.search(description)
     return int(match.group(1)) if match else None
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 COMMON_FIELDS = (

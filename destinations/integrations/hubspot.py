@@ -32,6 +32,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 DEFAULT_ORIGIN = "https://api.hubapi.com"
 # HubSpot's batch endpoints take up to 100 inputs.
@@ -257,18 +258,6 @@ def test_request(config: Config) -> Request:
     return Request("GET", f"{config.base_url}/account-info/v3/details", auth(config), b"", ())
 
 
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def first_present(*paths: str) -> dict[str, Any]:
-    """The value at the first of the paths that exists and is not null."""
-    head, *rest = paths
-    if not rest:
-        return path(head)
-    return {"@if": {"exists": path(head), "then": path(head), "else": first_present(*rest)}}
-
-
 def trait(key: str, label: str, source: str | dict[str, Any], kind: str = "string") -> Field:
     default = path(f"$.traits.{source}") if isinstance(source, str) else source
     return Field(key, label, kind, default=default, description=f"HubSpot's {key} property.")
@@ -292,12 +281,12 @@ FULLY_QUALIFIED = "The event's fully qualified name from HubSpot: pe<Hub ID>_<na
 RECORD_IDS = "An email, a user token or a record's ID names the record of the occurrence."
 EVENT_PROPERTIES = "The occurrence's properties, by internal name; they must exist on the event."
 UUID = "Becomes the occurrence's uuid: HubSpot keeps one occurrence per uuid."
-EVENT_EMAIL = first_present("$.properties.email", "$.context.traits.email", "$.traits.email")
-GROUP_ID = first_present("$.groupId", "$.context.groupId")
-POSTAL_CODE = first_present("$.traits.address.postalCode", "$.traits.address.postal_code")
+EVENT_EMAIL = path_or("$.properties.email", "$.context.traits.email", "$.traits.email")
+GROUP_ID = path_or("$.groupId", "$.context.groupId")
+POSTAL_CODE = path_or("$.traits.address.postalCode", "$.traits.address.postal_code")
 CONTACT_FIELDS = (
-    trait("firstname", "First name", first_present("$.traits.first_name", "$.traits.firstName")),
-    trait("lastname", "Last name", first_present("$.traits.last_name", "$.traits.lastName")),
+    trait("firstname", "First name", path_or("$.traits.first_name", "$.traits.firstName")),
+    trait("lastname", "Last name", path_or("$.traits.last_name", "$.traits.lastName")),
     trait("phone", "Phone", "phone"),
     trait("company", "Company name", "company"),
     trait("website", "Website", "website"),

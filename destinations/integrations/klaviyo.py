@@ -24,6 +24,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path
 
 DEFAULT_ORIGIN = "https://a.klaviyo.com"
 # Every request pins Klaviyo's API revision; 2026-07-15 is the stable revision of Klaviyo's
@@ -227,10 +228,6 @@ def refused_entries(body: bytes, pointer: re.Pattern[str], count: int) -> dict[i
 def test_request(config: Config) -> Request:
     """Get Accounts: the cheapest call that proves a private key (it needs accounts:read)."""
     return Request("GET", api_url(config, "accounts"), headers(config), b"", ())
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
 
 
 UNIQUE_ID = Field("unique_id", "Unique ID", "string", default=path("$.messageId"))

@@ -20,6 +20,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 DEFAULT_EVENTS_HOST = "events.launchdarkly.com"
 DEFAULT_ORIGIN = f"https://{DEFAULT_EVENTS_HOST}"
@@ -110,14 +111,6 @@ def sdk_origin(config: Config) -> str:
     if events.startswith("https://events."):
         return "https://clientsdk." + events.removeprefix("https://events.")
     return events  # a Relay Proxy serves /sdk/goals too
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 # Required, so that a mapping can never leave creationDate to the time of sending: every

@@ -18,6 +18,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 # Segment's integration-librato cleans names to these; Librato itself also allows ":".
 NOT_ALLOWED_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -74,18 +75,6 @@ def test_request(config: Config) -> Request:
     return Request("GET", f"{metrics_url(config)}?length=1", auth(config), b"", ())
 
 
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def first_present(*paths: str) -> dict[str, Any]:
-    """The value at the first of the paths that exists and is not null."""
-    head, *rest = paths
-    if not rest:
-        return path(head)
-    return {"@if": {"exists": path(head), "then": path(head), "else": first_present(*rest)}}
-
-
 SEND_GAUGE = Action(
     key="send_gauge",
     title="Send gauge",
@@ -106,7 +95,7 @@ SEND_GAUGE = Action(
             "Source",
             "string",
             False,
-            first_present(
+            path_or(
                 "$.integrations.Librato.source", "$.context.Librato.source", "$.context.source"
             ),
             "The metric name when missing or empty.",

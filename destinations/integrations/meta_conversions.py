@@ -32,6 +32,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 GRAPH_ORIGIN = "https://graph.facebook.com"
 # The newest Graph API version Meta's changelog lists (v26.0, July 29, 2026); a setting can
@@ -267,14 +268,6 @@ def test_request(config: Config) -> Request:
     it, rather than in the URL."""
     headers = {"Authorization": f"Bearer {config['access_token']}"}
     return Request("GET", f"{graph_url(config)}?fields=id", headers, b"", ())
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 def user_field(key: str, label: str, default: dict[str, Any]) -> Field:

@@ -28,6 +28,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 DEFAULT_REGION = "US"
 HOSTS = {
@@ -250,14 +251,6 @@ def test_request(config: Config) -> Request:
     (minItems 1), with 400 once they passed, so 400 counts as accepted. That Mixpanel
     checks credentials before the body is an assumption its reference does not state."""
     return json_request("POST", import_url(config), [], (), import_auth(config))
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 USER_OR_ANONYMOUS_ID = path_or("$.userId", "$.anonymousId")

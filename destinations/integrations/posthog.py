@@ -23,6 +23,7 @@ from .base import (
     Setting,
     json_request,
 )
+from .defaults import path, path_or
 
 US_CLOUD = "https://us.i.posthog.com"
 # PostHog's own Python SDK keeps a batch under 5 MiB ("the maximum request body size is
@@ -144,14 +145,6 @@ def test_request(config: Config) -> Request:
     (rust/capture api.rs TokenValidationError; rust/feature-flags FlagError)."""
     body = {"api_key": config["api_key"], "distinct_id": CONNECTION_TEST_DISTINCT_ID}
     return json_request("POST", f"{origin(config)}/flags?v=2", body, ())
-
-
-def path(text: str) -> dict[str, str]:
-    return {"@path": text}
-
-
-def path_or(first: str, fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path(first), "then": path(first), "else": path(fallback)}}
 
 
 TIMESTAMP = Field("timestamp", "Timestamp", "datetime", default=path("$.timestamp"))

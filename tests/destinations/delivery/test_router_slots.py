@@ -2,6 +2,8 @@
 started while every slot is held leaves the events to the ones running, so that a backlog
 cannot take every worker process from the dispatchers."""
 
+import time
+
 import psycopg
 import pytest
 from django.db import connection
@@ -73,8 +75,24 @@ def test_the_slot_of_a_router_whose_process_died_is_free_again(source, settings)
     )
     dead.execute("SELECT pg_advisory_lock(hashtext('switchyard:router'), 0)")
     dead.close()  # what the server sees when a worker is killed: its session ends
+    wait_until_released()
 
     assert route_new_events() == 1
+
+
+def wait_until_released(seconds: float = 5.0) -> None:
+    """The server ends a closed session's backend, and frees its locks, a moment later."""
+    held = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+        " WHERE l.locktype = 'advisory' AND l.objid = 0 AND d.datname = current_database()"
+    )
+    ends_at = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        cursor.execute(held)
+        while cursor.fetchone()[0]:
+            assert time.monotonic() < ends_at, "the closed session still holds its slot"
+            time.sleep(0.01)
+            cursor.execute(held)
 
 
 def test_a_router_leaving_its_slot_rings_for_events_that_came_while_all_were_held(
