@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from bench.transformations import RENAME_CODE
 from destinations.models import Destination
-from destinations.services import create_destination
-from destinations.transformations import create_transformation, set_destination_chain
+from destinations.services.destinations import create_destination
+from destinations.services.transformations import create_transformation, set_destination_chain
 from ingest.models import Source
 from ingest.sources import create_source
 

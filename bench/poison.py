@@ -59,8 +59,8 @@ def run() -> dict[str, Any]:
 def target():
     """A source whose events go to a webhook sending the whole event, through a
     transformation; the webhook's URL comes from the event (a poison breaks it)."""
-    from destinations.services import create_destination
-    from destinations.transformations import create_transformation, set_destination_chain
+    from destinations.services.destinations import create_destination
+    from destinations.services.transformations import create_transformation, set_destination_chain
     from ingest.sources import create_source
 
     source = create_source("bench: poison")[0]

@@ -242,9 +242,8 @@ def base_params(target: Target, start: datetime, end: datetime, total: int) -> d
 def templates(target: Target) -> dict[str, Any]:
     """The event as the Tracking API stores it, the delivery payload the mapping renders
     from it, and the request the Metronome kind builds: texts with per-row markers."""
-    from destinations.delivery.attempts import redact_headers
+    from destinations.delivery.exchanges import USER_AGENT, redact_headers
     from destinations.delivery.payloads import prepare
-    from destinations.delivery.transport import USER_AGENT
     from ingest.normalize import RequestContext, normalize_message
 
     received = datetime(2024, 5, 1, 12, 34, 57, 1000, tzinfo=UTC)

@@ -142,9 +142,9 @@ def figures_ms() -> dict[str, Any]:
     """The overview's figures (the admin's home) and the health of the preload's destination
     (all its deliveries), as their pages compute them: the median of ADMIN_REQUESTS calls
     after one to warm up."""
-    from destinations.admin.health import destination_health
-    from destinations.admin.overview import overview
     from destinations.models import Destination
+    from destinations.selectors.health import destination_health
+    from destinations.selectors.overview import overview
 
     destinations = Destination.objects.order_by("pk")
     destination = destinations.filter(name=PRELOAD_DESTINATION).first() or destinations.first()

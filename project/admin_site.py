@@ -48,7 +48,7 @@ class SwitchyardAdminSite(admin.AdminSite):
         return super().index(request, {**self.overview_context(request), **(extra_context or {})})
 
     def overview_context(self, request: HttpRequest) -> dict[str, Any]:
-        from destinations.admin.overview import overview
+        from destinations.selectors.overview import overview
 
         from . import getting_started
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "ingest",
     "destinations",
     "tables",
+    "configuration",
 ]
 
 # Sessions, users and messages (project/middleware.py) let the Tracking API's paths through.

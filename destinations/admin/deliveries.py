@@ -1,6 +1,6 @@
 """The delivery log (docs/admin.md, "Delivery log"): read-only pages over deliveries and attempts,
 filtered and searched on indexed columns and paged without COUNT(*); replays go through
-delivery.replay."""
+services.replays."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from infra.admin_lists import ReadOnlyAdmin, cut, short_id, stamp
 
-from ..delivery.replay import replay_deliveries
-from ..delivery.retention import Hold, held_partitions
 from ..models import Delivery, DeliveryAttempt, TransformationVersion
+from ..selectors import deliveries as selectors
+from ..selectors.retention import Hold, held_partitions
+from ..services.replays import replay_deliveries
 from . import delivery_filters as filters
-from . import selectors
 from .delivery_forms import ReplayRangeForm
 from .delivery_tags import status_badge
 from .pagination import LookaheadChangeList, LookaheadPaginator

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ..integrations.base import Outcome
 from ..models import Delivery
-from . import selectors
+from ..selectors import deliveries as selectors
 from .delivery_forms import CreatedRangeForm
 
 

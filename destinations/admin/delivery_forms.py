@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from ingest.models import Source
 
-from ..delivery.replay import replay_destination, reroute_source
 from ..models import Destination
+from ..services.replays import replay_destination, reroute_source
 
 
 class CreatedRangeForm(forms.Form):

@@ -22,10 +22,13 @@ STATUS_LABELS = dict(Delivery.Status.choices)
 
 @register.filter
 def status_badge(status: str) -> SafeString:
+    """A delivery status as a badge, labelled as the model labels it."""
+    return badge(status, STATUS_LABELS.get(status, status))
+
+
+def badge(status: str, text: str) -> SafeString:
     """The badge the admin's stylesheet colours by status (`badge badge-failed`, ...)."""
-    return format_html(
-        '<span class="badge badge-{}">{}</span>', status, STATUS_LABELS.get(status, status)
-    )
+    return format_html('<span class="badge badge-{}">{}</span>', status, text)
 
 
 @register.filter

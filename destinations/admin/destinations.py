@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 
 from ..integrations import KINDS, REGISTRY
 from ..models import Destination, DestinationTransformation, Mapping
-from ..services import Unbound, add_preset_mappings, save_destination
+from ..selectors.health import destination_health
+from ..services.destinations import Unbound, add_preset_mappings, save_destination
+from ..services.mapping_trial import connection_verdict
+from .delivery_tags import badge
 from .forms import destination_form
-from .health import destination_health
-from .preview import connection_verdict
 
 DELIVERY_TUNING = (
     "max_concurrency",
@@ -222,10 +223,6 @@ def secrets_cleared(unbound: Unbound) -> str:
         f"The stored secrets were cleared because the destination now sends to {hosts}; "
         "type them again."
     )
-
-
-def badge(status: str, text: str) -> str:
-    return format_html('<span class="badge badge-{}">{}</span>', status, text)
 
 
 def kind_of(request: HttpRequest, destination: Destination | None) -> str:

@@ -17,7 +17,7 @@ from .. import triggers
 from ..integrations import get_kind
 from ..integrations.base import Action, Kind, Setting
 from ..models import Destination, Mapping
-from ..services import merge_secrets
+from ..services.destinations import merge_secrets
 
 SECRET_KEPT_HELP = f"Stored encrypted ({MASK}); leave empty to keep it, type to replace it."
 HOST_CHANGE_HELP = (

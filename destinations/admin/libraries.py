@@ -21,9 +21,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from ..libraries import delete_library, importers, save_library, still_imported
 from ..models import Transformation, TransformationLibrary
 from ..models.transformations import import_name
+from ..services.libraries import delete_library, importers, save_library, still_imported
 from .transformation_trial import CodeField, code_textarea, with_line
 
 EDIT_CODE = "destinations.edit_code"

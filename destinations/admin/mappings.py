@@ -18,11 +18,11 @@ from ingest.selectors import latest_events
 
 from ..integrations.base import NO_DEFAULT, Action
 from ..models import Destination, Mapping
-from ..services import save_mapping
+from ..selectors.health import filtered_counts
+from ..services.destinations import save_mapping
+from ..services.mapping_trial import dry_run, send_test_event
 from .destinations import MappingColumns, secrets_cleared
 from .forms import MappingForm, SampleEventForm, new_mapping_form
-from .health import filtered_counts
-from .preview import dry_run, send_test_event
 
 RECENT_EVENTS = 20
 URL_CHANGE_HELP = (

@@ -18,7 +18,7 @@ from ingest.models import Source
 from ingest.selectors import latest_events
 
 from ..models import Destination, Transformation
-from ..transformations import MappedForm, Trial, try_code
+from ..services.transformations import MappedForm, Trial, try_code
 from .forms import CODE_ATTRS, SampleEventForm
 
 RECENT_EVENTS = 20

@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from infra.admin_lists import ReadOnlyAdmin
 
 from ..models import SourceTransformation, Transformation, TransformationVersion
-from ..transformations import check_code, create_transformation, save_code
+from ..services.transformations import check_code, create_transformation, save_code
 from .deliveries import counted
 from .libraries import imported_libraries
 from .transformation_trial import CodeField, code_textarea, trial_view, with_code_line

@@ -15,7 +15,7 @@ from ..integrations.base import ItemResult, Outcome
 from ..models import DestinationState
 from . import recovery
 from .batching import Batch
-from .transport import Sent
+from .exchanges import Sent
 
 
 def update_state(batch: Batch, sent: list[Sent], now: datetime) -> None:

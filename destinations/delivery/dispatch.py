@@ -17,13 +17,13 @@ from django.utils import timezone
 
 from infra import metrics
 
-from ..integrations.base import ItemResult, Outcome, Request
+from ..integrations.base import ItemResult, Outcome
 from ..models import AttemptLink, Delivery, DeliveryAttempt
 from . import breaker, doorbell, tallies
-from .attempts import attempt_record
 from .batching import Batch, claim_batch
+from .exchanges import Sent, attempt_record, unsent
 from .retries import outcome_values
-from .transport import Exchange, Sent, send_batch
+from .transport import send_batch
 
 
 def dispatch_mapping(mapping_id: int) -> None:
@@ -63,7 +63,7 @@ def send_request(batch: Batch, items: tuple[int, ...]) -> list[Sent]:
     try:
         sent = send_batch(batch.action, batch.config, payloads)
     except Exception as error:  # a builder bug: an exception is never a success
-        sent = [unsent(len(payloads), error)]
+        sent = [failed_to_send(len(payloads), error)]
     if items == tuple(range(len(items))):
         return sent
     return [renumbered(item, items) for item in sent]
@@ -75,7 +75,7 @@ def renumbered(item: Sent, items: tuple[int, ...]) -> Sent:
     return replace(item, request=request)
 
 
-def unsent(count: int, error: Exception) -> Sent:
+def failed_to_send(count: int, error: Exception) -> Sent:
     return not_sent(tuple(range(count)), repr(error))
 
 
@@ -87,12 +87,7 @@ def unsent_leftovers(batch: Batch, sent: list[Sent], released: list[int]) -> lis
 
 
 def not_sent(items: tuple[int, ...], problem: str) -> Sent:
-    request = Request("", "", {}, b"", items)
-    exchange = Exchange(
-        request, timezone.now(), 0, error_code="UNKNOWN_ERROR", error_message=problem
-    )
-    result = ItemResult(Outcome.RETRY, "UNKNOWN_ERROR", problem)
-    return Sent(request, exchange, [result] * len(items))
+    return unsent(items, ItemResult(Outcome.RETRY, "UNKNOWN_ERROR", problem))
 
 
 def record(batch: Batch, sent: list[Sent], released: list[int] = ()) -> None:

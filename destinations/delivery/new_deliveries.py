@@ -8,7 +8,7 @@ eighth of the router's CPU, measured on the capacity bench's mapping.
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -16,11 +16,8 @@ from infra.bulk import insert_rows
 
 from ..models import Delivery
 from . import tallies
-from .payloads import PayloadInvalid, prepare
+from .decisions import Decision, Route, decide
 from .transforming import Failure, Form
-
-if TYPE_CHECKING:
-    from .routing import Route
 
 ROUTING_ERROR = "ROUTING_ERROR"
 MESSAGE_LENGTH = 1000
@@ -57,34 +54,35 @@ values_of = attrgetter(*COLUMNS)
 
 def new_delivery(
     event: Any,
-    route: "Route",
+    route: Route,
     now: datetime,
     form: Form | None = None,
-    failure: Failure | None = None,
+    outcome: Failure | Decision | None = None,
     replay_of: Delivery | None = None,
     replay=False,
 ) -> NewDelivery:
     """A pending delivery with its mapped payload, or a failed one saying why there is none.
-    `form` is the event as transformed (the event itself when None)."""
+    `form` is the event as transformed (the event itself when None); `outcome` is the
+    transformation's failure or the mapping's decision (made here, whatever the trigger says,
+    when None: a replay of a delivery made before)."""
     form = form or Form(event.payload)
     delivery = empty_delivery(event, route, now, replay_of, replay)
     delivery.part = form.part
+    failure = outcome if isinstance(outcome, Failure) else None
     delivery.transformed_by = list((failure or form).transformed_by or ()) or None
-    try:
-        if failure:
-            raise PayloadInvalid(failure.code, failure.message)
-        if route.problem:
-            raise PayloadInvalid("MAPPING_INVALID", route.problem)
-        delivery.payload = prepare(route.action, route.fields, form.payload)
-    except PayloadInvalid as problem:
-        return delivery.fail(problem.code, problem.message)
+    if failure:
+        return delivery.fail(failure.code, failure.message)
+    decision = outcome or decide(route, form.payload, forced=True)
+    if decision.problem:
+        return delivery.fail(decision.problem.code, decision.problem.message)
+    delivery.payload = decision.payload
     delivery.payload_bytes = len(orjson.dumps(delivery.payload))
     return delivery
 
 
 def routing_failed(
     event: Any,
-    route: "Route",
+    route: Route,
     now: datetime,
     error: Exception,
     replay_of: Delivery | None = None,
@@ -96,7 +94,7 @@ def routing_failed(
 
 
 def empty_delivery(
-    event: Any, route: "Route", now: datetime, replay_of: Delivery | None = None, replay=False
+    event: Any, route: Route, now: datetime, replay_of: Delivery | None = None, replay=False
 ) -> NewDelivery:
     return NewDelivery(
         event_id=event.pk,

@@ -143,18 +143,6 @@ def unrouted_holds(event_partitions: list[str]) -> list[Hold]:
     return holds
 
 
-def held_partitions(now: datetime | None = None) -> list[Hold]:
-    """Partitions past retention that unrouted events or live deliveries keep (for the
-    admin)."""
-    now = now or timezone.now()
-    if connection.vendor != "postgresql":
-        return []
-    before = now - timedelta(days=settings.EVENT_RETENTION_DAYS)
-    expired = expired_partitions(EVENTS, before)
-    twins = [twin for p in expired for twin in within(p, DELIVERIES)]
-    return unrouted_holds([p.name for p in expired]) + live_holds(twins, now)
-
-
 def warn_of_stale(delivery_partitions: list[str]) -> None:
     # Pending past their retry window: a destination disabled for longer than retention.
     for name in delivery_partitions:

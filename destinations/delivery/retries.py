@@ -9,7 +9,7 @@ from typing import Any
 
 from ..integrations.base import ItemResult, Outcome
 from ..models import Delivery, Destination
-from .transport import Sent
+from .exchanges import Sent
 
 MIN_ATTEMPTS_BEFORE_GIVING_UP = 3
 

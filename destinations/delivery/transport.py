@@ -12,21 +12,20 @@ import os
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from importlib.metadata import version
 
 import httpcore
 import httpx
 from django.conf import settings
 
 from infra.addresses import PrivateAddress, Target, Unresolvable, pinned_target
-from infra.encryption import MASK
 
 from ..integrations.base import Action, Answer, Config, ItemResult, Outcome, Request
 from .deadline import DeadlineBackend, within
+from .exchanges import USER_AGENT, Exchange, Sent, excerpt, redacted, unsent
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,6 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 RETRYABLE_STATUSES = frozenset({408, 423, 429})
 # A destination asking for more than a day is wrong; the retry window decides after that.
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
-USER_AGENT = f"Switchyard/{version('switchyard')}"
 INVALID_REQUEST = "INVALID_REQUEST"
 BATCH_NOT_SPLIT = "BATCH_NOT_SPLIT"
 NOT_SENT_IN_TIME = "NOT_SENT_IN_TIME"
@@ -43,19 +41,9 @@ POISONED_STATUSES = frozenset({400, 413, 422})
 PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
 NO_TIME_TO_SPLIT = "the batch was refused whole and there was no time left to find the bad items"
 NO_TIME_TO_SEND = "no time was left in the batch's lease to send this request"
+NOT_SPLIT = ItemResult(Outcome.RETRY, BATCH_NOT_SPLIT, NO_TIME_TO_SPLIT)
+NO_TIME = ItemResult(Outcome.RETRY, NOT_SENT_IN_TIME, NO_TIME_TO_SEND)
 MAX_POOLED_NAMES = 64
-
-
-@dataclass(frozen=True)
-class Exchange:
-    request: Request
-    started_at: datetime
-    duration_ms: int
-    status: int | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
-    response_body: bytes = b""
-    error_code: str = ""
-    error_message: str = ""
 
 
 _client: httpx.Client | None = None
@@ -173,15 +161,6 @@ def send(request: Request) -> Exchange:
         return exchange(error_code="UNKNOWN_ERROR", error_message=describe(error, "failed"))
 
 
-@dataclass(frozen=True)
-class Sent:
-    """One request of a batch, its exchange and a result for each item it carried."""
-
-    request: Request
-    exchange: Exchange
-    results: list[ItemResult]
-
-
 def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sent]:
     """Build the action's requests for these payloads, send each, and judge every item;
     items the kind refused to put in any request fail alone, with its reason.
@@ -207,7 +186,7 @@ def send_items(
     for built in action.build(config, [payloads[i] for i in items]):
         request = replace(built, items=tuple(items[i] for i in built.items))
         if sent and time.monotonic() > deadline:  # the first goes whatever the lease
-            sent.append(unsent(request.items, NOT_SENT_IN_TIME, NO_TIME_TO_SEND))
+            sent.append(unsent(request.items, NO_TIME))
             continue
         exchange = send(request)
         by_item = item_results(action, exchange, len(request.items))
@@ -224,18 +203,12 @@ def split(
     action: Action, config: Config, payloads: list[dict], items: tuple[int, ...], deadline: float
 ) -> list[Sent]:
     if time.monotonic() > deadline:
-        return [unsent(items, BATCH_NOT_SPLIT, NO_TIME_TO_SPLIT)]
+        return [unsent(items, NOT_SPLIT)]
     half = len(items) // 2
     return [
         *send_items(action, config, payloads, items[:half], deadline),
         *send_items(action, config, payloads, items[half:], deadline),
     ]
-
-
-def unsent(items: tuple[int, ...], code: str, message: str) -> Sent:
-    request = Request("", "", {}, b"", items)
-    exchange = Exchange(request, datetime.now(UTC), 0, error_code=code, error_message=message)
-    return Sent(request, exchange, [ItemResult(Outcome.RETRY, code, message)] * len(items))
 
 
 def judge(action: Action, exchange: Exchange) -> ItemResult:
@@ -255,15 +228,7 @@ def refused(action: Action, payloads: list[dict], sent: list[Sent]) -> list[Sent
     alone = []
     for index, payload in enumerate(payloads):
         if index not in carried and (result := action.refuse(payload)) is not None:
-            request = Request("", "", {}, b"", (index,))
-            exchange = Exchange(
-                request,
-                datetime.now(UTC),
-                0,
-                error_code=result.code,
-                error_message=result.message,
-            )
-            alone.append(Sent(request, exchange, [result]))
+            alone.append(unsent((index,), result))
     return alone
 
 
@@ -282,18 +247,6 @@ def item_results(action: Action, exchange: Exchange, count: int) -> list[ItemRes
 
 def answer(exchange: Exchange, status: int) -> Answer:
     return Answer(status, exchange.response_headers, exchange.response_body, exchange.request)
-
-
-def redacted(result: ItemResult, secret_values: list[str]) -> ItemResult:
-    """Error messages quote the destination's answer, which may echo a credential."""
-    return replace(result, message=redact_text(result.message, secret_values))
-
-
-def redact_text(text: str, secret_values: list[str]) -> str:
-    for secret in secret_values:
-        if len(secret) >= 4:
-            text = text.replace(secret, MASK)
-    return text
 
 
 def guarded(request: Request) -> Target:
@@ -372,7 +325,3 @@ def parse_retry_after(value: str) -> float | None:
     if seconds != seconds:  # NaN
         return None
     return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
-
-
-def excerpt(body: bytes, limit: int = 500) -> str:
-    return body[:limit].decode("utf-8", errors="replace").strip()

@@ -34,7 +34,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     advanced: bool = False
     # Whether the value picks the server requests go to (a host, a region, an endpoint):
-    # the destination's secrets are bound to what these name (destinations.services).
+    # the destination's secrets are bound to what these name (destinations.services.destinations).
     chooses_host: bool = False
 
     @property

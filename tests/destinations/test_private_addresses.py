@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from destinations.delivery.transport import classify, send
 from destinations.integrations.base import Outcome, Request
 from destinations.models import Destination, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from infra.addresses import PrivateAddress, pinned_target, saved_url_problem
 
 

@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
 from destinations.models import Destination
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 
 
 def new_key() -> str:

@@ -11,7 +11,7 @@ from destinations.delivery.payloads import PayloadInvalid, prepare
 from destinations.integrations import KINDS
 from destinations.integrations.base import Kind, Request, Setting
 from destinations.models import Destination
-from destinations.services import expression_origin, url_origin
+from destinations.services.destinations import expression_origin, url_origin
 from tests.destinations import events
 
 # An order, for the e-commerce actions whose defaults take no other event (a purchase needs an

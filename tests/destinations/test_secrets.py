@@ -8,7 +8,7 @@ from django.db import connection
 
 from destinations.admin.forms import destination_form
 from destinations.models import Destination
-from destinations.services import check_connection, create_destination
+from destinations.services.destinations import check_connection, create_destination
 from infra.encryption import Secrets, SecretsUnreadable
 from tests.servers import free_port
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.delivery.routing import route_new_events
 from destinations.models import Delivery, Destination, Mapping
-from destinations.services import create_destination
-from destinations.transformations import create_transformation, set_destination_chain
+from destinations.services.destinations import create_destination
+from destinations.services.transformations import create_transformation, set_destination_chain
 from ingest.models import Event, Source
 from tests.destinations.delivery import scenario
 

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from destinations.delivery import routing
 from destinations.delivery.dispatch import dispatch_mapping
-from destinations.transformations import create_transformation, set_destination_chain
+from destinations.services.transformations import create_transformation, set_destination_chain
 from ingest import rate_limit
 from ingest.models import Source
 from tests.destinations.delivery import scenario

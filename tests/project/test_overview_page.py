@@ -11,9 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from destinations.admin import overview as figures
 from destinations.admin.delivery_tags import span
-from destinations.admin.overview import (
+from destinations.models import Delivery, Destination
+from destinations.selectors import overview as figures
+from destinations.selectors.overview import (
     COUNT_CAP,
     Backlog,
     DestinationHour,
@@ -22,7 +23,6 @@ from destinations.admin.overview import (
     SourceHour,
     SourceOverview,
 )
-from destinations.models import Delivery, Destination
 from ingest.models import Event, Source
 from project.getting_started import TEST_EVENT
 from tests.destinations.admin.factories import metronome, store_event

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from destinations.services import reencrypt_secrets
+from destinations.services.destinations import reencrypt_secrets
 from infra.encryption import SecretsUnreadable
 from tables.secrets import reencrypt_connections
 

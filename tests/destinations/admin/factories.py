@@ -6,7 +6,7 @@ from typing import Any
 from django.utils import timezone
 
 from destinations.models import Delivery, Destination, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from ingest.models import Event, Source
 from tests.destinations import events
 

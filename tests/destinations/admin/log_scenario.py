@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.models import Delivery, Destination, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from ingest.models import Source
 from tests.destinations.delivery.scenario import TRACK_TRIGGER, ingest_and_route, track
 

@@ -10,12 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from destinations.admin import overview
-from destinations.admin.health import destination_health
 from destinations.delivery import tallies
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.models import Delivery, Destination, DestinationState, Mapping
-from destinations.transformations import (
+from destinations.selectors import overview
+from destinations.selectors.health import destination_health
+from destinations.services.transformations import (
     create_transformation,
     set_destination_chain,
     set_source_chain,

@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from destinations.admin import libraries as libraries_admin
-from destinations.libraries import delete_library, save_library
 from destinations.models import Transformation, TransformationLibrary
-from destinations.transformations import create_transformation, save_code
+from destinations.services.libraries import delete_library, save_library
+from destinations.services.transformations import create_transformation, save_code
 from tests.destinations.admin.transformation_helpers import change_url, page, version_url
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from destinations.models import Destination, FilteredCount, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from infra.tallies import hour_of
 from tests.destinations.admin.factories import TOKEN, metronome
 

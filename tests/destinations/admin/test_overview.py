@@ -10,13 +10,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from destinations.admin import overview as figures
-from destinations.admin.overview import overview
 from destinations.delivery.batching import DUE
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.delivery.routing import route_new_events
 from destinations.delivery.tallies import LATENCY_BOUNDS_MS, bucket_of
 from destinations.models import Delivery, Destination, DestinationState
+from destinations.selectors import overview as figures
+from destinations.selectors.overview import overview
 from infra.tallies import hour_of
 from ingest.models import Event, Rejection, Source
 from ingest.selectors import source_for_write_key

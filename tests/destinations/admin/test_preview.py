@@ -10,11 +10,11 @@ import orjson
 import pytest
 from django.urls import reverse
 
-from destinations.admin.preview import dry_run, send_test_event
 from destinations.delivery.payloads import prepare
 from destinations.integrations import REGISTRY, get_kind
 from destinations.models import Delivery, DeliveryAttempt, Destination, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
+from destinations.services.mapping_trial import dry_run, send_test_event
 from tests.destinations import events
 from tests.destinations.admin.factories import TOKEN, store_event
 from tests.destinations.delivery.sinks import Sink, always

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from destinations.models import Destination, Mapping
-from destinations.services import create_destination, save_destination, save_mapping
+from destinations.services.destinations import create_destination, save_destination, save_mapping
 from tests.destinations import events
 from tests.destinations.admin.factories import TOKEN, metronome
 from tests.destinations.admin.test_destinations_admin import metronome_form

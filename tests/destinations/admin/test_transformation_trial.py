@@ -7,7 +7,7 @@ from html import escape
 import pytest
 
 from destinations.models import Delivery, Transformation
-from destinations.transformations import (
+from destinations.services.transformations import (
     save_code,
     set_source_chain,
 )

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from destinations.models import Delivery, Transformation
-from destinations.transformations import (
+from destinations.services.transformations import (
     create_transformation,
     save_code,
     set_destination_chain,

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from destinations.models import Delivery, Transformation
-from destinations.transformations import create_transformation
+from destinations.services.transformations import create_transformation
 
 CHANGELIST = reverse("admin:destinations_transformation_changelist")
 ADD = reverse("admin:destinations_transformation_add")

@@ -6,7 +6,7 @@ from collections import Counter
 import httpx
 
 from destinations.models import Delivery, Destination
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from ingest.models import Source
 
 TRACK_TRIGGER = 'type = "track"'

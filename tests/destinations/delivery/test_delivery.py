@@ -11,9 +11,9 @@ from collections import Counter
 import redis
 from django.conf import settings
 
-from destinations.delivery.replay import replay_deliveries
 from destinations.delivery.routing import route_new_events
 from destinations.models import Delivery, DeliveryAttempt
+from destinations.services.replays import replay_deliveries
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.conftest import wait_until
 from tests.destinations.delivery.sinks import always

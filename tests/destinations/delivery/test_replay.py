@@ -9,9 +9,9 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from destinations.delivery.dispatch import dispatch_mapping
-from destinations.delivery.replay import replay_deliveries, replay_destination, reroute_source
 from destinations.models import Delivery, Destination, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
+from destinations.services.replays import replay_deliveries, replay_destination, reroute_source
 from ingest.models import Event, Source
 from tests.destinations.clock import receive_at
 from tests.destinations.delivery import scenario

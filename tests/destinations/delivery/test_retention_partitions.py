@@ -10,6 +10,7 @@ from django.utils import timezone
 from destinations.delivery import retention
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.models import AttemptLink, Delivery, DeliveryAttempt
+from destinations.selectors.retention import held_partitions
 from infra import partitions
 from ingest.models import Event
 from tests.destinations.clock import receive_at, start_at
@@ -89,13 +90,13 @@ def test_a_partition_holding_a_delivery_still_retrying_is_kept_and_the_admin_say
     assert retention.purge_expired()["events"] == 0
 
     assert Event.objects.filter(pk__in=[e.pk for e in delivered[:2]]).count() == 2
-    assert retention.held_partitions() == [retention.Hold(kept, 1)]
+    assert held_partitions() == [retention.Hold(kept, 1)]
     log = admin_client.get("/admin/destinations/delivery/").content.decode()
     assert f"Retention keeps {kept} past its time: 1 delivery still being tried" in log
 
     Delivery.objects.filter(pk=retrying.pk).update(status="delivered")
     assert retention.purge_expired()["events"] == 2
-    assert retention.held_partitions() == []
+    assert held_partitions() == []
 
 
 def test_a_delivery_pending_past_its_retry_window_does_not_hold_its_partition(delivered):

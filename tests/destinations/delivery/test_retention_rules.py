@@ -12,7 +12,6 @@ from django.utils import timezone
 from destinations.delivery import retention
 from destinations.delivery.batching import claim_batch
 from destinations.delivery.dispatch import dispatch_mapping
-from destinations.delivery.replay import replay_deliveries
 from destinations.models import (
     Delivery,
     Destination,
@@ -21,6 +20,8 @@ from destinations.models import (
     OutcomeCount,
     ReceivedCount,
 )
+from destinations.selectors.retention import held_partitions
+from destinations.services.replays import replay_deliveries
 from infra import partitions
 from infra.tallies import hour_of
 from ingest.models import Event, Rejection
@@ -103,7 +104,7 @@ def test_a_partition_holding_in_flight_deliveries_is_kept_until_their_outcome_is
     assert retention.purge_expired()["events"] == 3
 
     assert remaining(sent) == set(ids(sent[:3]))
-    assert retention.held_partitions() == [retention.Hold(kept, 3)]
+    assert held_partitions() == [retention.Hold(kept, 3)]
     Delivery.objects.filter(pk__in=replays).update(status="delivered", claim=None)
     assert retention.purge_expired()["events"] == 3
     assert not Event.objects.exists()
@@ -120,7 +121,7 @@ def test_a_replay_of_an_old_event_not_yet_tried_holds_its_partition(sent):
 
     assert remaining(sent) == set(ids(sent[:3]))
     assert Delivery.objects.filter(event__in=sent[:3]).count() == 6
-    assert retention.held_partitions() == [retention.Hold(kept, 3)]
+    assert held_partitions() == [retention.Hold(kept, 3)]
 
 
 @partitioned
@@ -134,7 +135,7 @@ def test_the_admin_reports_held_partitions_past_the_events_retention_not_the_att
     ingest_and_route(source, track(6), track(7))
     receive_at(Event.objects.filter(message_id__in=["msg-00006", "msg-00007"]), days_ago(5))
 
-    assert retention.held_partitions() == [retention.Hold(home("destinations_delivery", 9), 3)]
+    assert held_partitions() == [retention.Hold(home("destinations_delivery", 9), 3)]
 
 
 def test_an_event_past_retention_whose_delivery_is_in_flight_is_spared_by_the_row_purge(

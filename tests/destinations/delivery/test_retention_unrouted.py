@@ -10,6 +10,7 @@ from django.utils import timezone
 from destinations.delivery import retention
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.models import Delivery
+from destinations.selectors.retention import held_partitions
 from ingest.models import Event
 from tests.destinations.clock import receive_at
 from tests.destinations.delivery import scenario
@@ -52,13 +53,13 @@ def test_an_expired_partition_holding_an_unrouted_event_is_kept_and_the_admin_sa
     assert retention.purge_expired()["events"] == 0
 
     assert Event.objects.count() == 4
-    assert retention.held_partitions() == [retention.Hold(kept, 0, 1)]
+    assert held_partitions() == [retention.Hold(kept, 0, 1)]
     log = admin_client.get("/admin/destinations/delivery/").content.decode()
     assert f"Retention keeps {kept} past its time: 1 event not routed yet" in log
 
     Event.objects.update(routed_at=timezone.now())
     assert retention.purge_expired()["events"] == 4
-    assert retention.held_partitions() == []
+    assert held_partitions() == []
 
 
 def test_the_row_purge_spares_unrouted_events(old_events):

@@ -9,14 +9,9 @@ from email.utils import format_datetime
 
 import pytest
 
+from destinations.delivery.exchanges import Exchange, Sent
 from destinations.delivery.retries import outcome_values, retry_delay
-from destinations.delivery.transport import (
-    MAX_RETRY_AFTER_SECONDS,
-    Exchange,
-    Sent,
-    classify,
-    parse_retry_after,
-)
+from destinations.delivery.transport import MAX_RETRY_AFTER_SECONDS, classify, parse_retry_after
 from destinations.integrations.base import ItemResult, Outcome, Request
 from destinations.models import Delivery, Destination
 

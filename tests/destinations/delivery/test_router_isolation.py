@@ -4,13 +4,14 @@ database refuses — its deliveries fail with ROUTING_ERROR and the reason, the 
 its chunk and of every other source are routed, and no chunk is claimed again and again."""
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from destinations.delivery import routing
-from destinations.delivery.replay import replay_deliveries
 from destinations.delivery.routing import route_new_events
 from destinations.models import Delivery
-from destinations.transformations import create_transformation, set_destination_chain
+from destinations.services.replays import replay_deliveries
+from destinations.services.transformations import create_transformation, set_destination_chain
 from infra import metrics
 from ingest.models import Event, Source
 from tests.destinations.delivery import scenario
@@ -59,6 +60,24 @@ def stored(source: Source, number: int, **overrides) -> Event:
         received_at=now,
         payload=message,
     )
+
+
+def test_an_event_too_deep_to_decode_fails_alone_and_the_events_behind_it_are_routed(source, hook):
+    """Ingest refuses events nested past 64 levels, but an older release stored them."""
+    deep = stored(source, 1)
+    text = '{"type": "track", "properties": ' + '{"a": ' * 1100 + "1" + "}" * 1100 + "}"
+    jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE ingest_event SET payload = %s{jsonb} WHERE id = %s", [text, deep.pk]
+        )
+    behind = stored(source, 2)
+
+    assert route_new_events() == 2
+
+    assert outcome(deep) == ("failed", "ROUTING_ERROR")
+    assert "cannot be read" in Delivery.objects.get(event_id=deep.pk).error_message
+    assert outcome(behind) == ("pending", "")
 
 
 def outcome(event: Event) -> tuple[str, str]:

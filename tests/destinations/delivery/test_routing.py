@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from destinations.delivery import routing
 from destinations.models import Delivery, FilteredCount, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from infra.tallies import hour_of
 from ingest.models import Event, Source
 from tests.destinations.delivery import scenario

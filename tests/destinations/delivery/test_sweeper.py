@@ -9,7 +9,7 @@ from django.utils import timezone
 from destinations.delivery import sweeper
 from destinations.delivery.batching import claim_batch
 from destinations.models import Delivery, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.scenario import ingest, ingest_and_route, track
 

@@ -5,9 +5,9 @@ was saved with, saving a library publishes the transformations that import it (R
 import pytest
 from django.core.exceptions import ValidationError
 
-from destinations.libraries import delete_library, save_library
 from destinations.models import Delivery
-from destinations.transformations import create_transformation, set_destination_chain
+from destinations.services.libraries import delete_library, save_library
+from destinations.services.transformations import create_transformation, set_destination_chain
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.scenario import ingest_and_route, track
 

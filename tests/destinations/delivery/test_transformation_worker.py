@@ -4,7 +4,7 @@ alone, and the same worker processes go on delivering the rest, then new events.
 from collections import Counter
 
 from destinations.models import Delivery
-from destinations.transformations import create_transformation, set_destination_chain
+from destinations.services.transformations import create_transformation, set_destination_chain
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.conftest import wait_until
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from destinations.delivery import routing, transforming
-from destinations.delivery.replay import replay_deliveries, reroute_source
 from destinations.delivery.transforming import Breaker, Scripts, Step
 from destinations.models import Delivery, FilteredCount, TransformationVersion
-from destinations.transformations import (
+from destinations.services.replays import replay_deliveries, reroute_source
+from destinations.services.transformations import (
     create_transformation,
     save_code,
     set_destination_chain,

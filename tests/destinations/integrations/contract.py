@@ -6,8 +6,9 @@ import orjson
 from pytest_httpserver import HTTPServer
 from werkzeug import Request as ReceivedRequest
 
+from destinations.delivery.exchanges import USER_AGENT
 from destinations.delivery.payloads import prepare
-from destinations.delivery.transport import USER_AGENT, send_batch
+from destinations.delivery.transport import send_batch
 from destinations.integrations import get_kind
 from destinations.integrations.base import Config, ItemResult
 from infra.encryption import Secrets

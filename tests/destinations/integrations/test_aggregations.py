@@ -3,7 +3,7 @@ import pytest
 from destinations import triggers
 from destinations.integrations import aggregations
 from destinations.integrations.base import Config, ItemResult, Outcome
-from destinations.services import check_connection, create_destination
+from destinations.services.destinations import check_connection, create_destination
 from infra.encryption import Secrets
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver

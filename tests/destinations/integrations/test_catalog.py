@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from destinations import mapping, triggers
 from destinations.integrations import REGISTRY
 from destinations.models import Mapping
-from destinations.services import create_destination, create_mapping_from_action
+from destinations.services.destinations import create_destination, create_mapping_from_action
 
 KINDS = sorted(REGISTRY)
 

@@ -8,7 +8,7 @@ from destinations.delivery.payloads import PayloadInvalid, prepare
 from destinations.integrations import launchdarkly
 from destinations.integrations.base import Config, ItemResult, Outcome
 from destinations.models import Destination
-from destinations.services import check_connection, create_destination
+from destinations.services.destinations import check_connection, create_destination
 from infra.encryption import Secrets
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver

@@ -247,7 +247,7 @@ def test_each_preset_takes_its_own_event_type_only(preset, event, wanted):
 
 @pytest.mark.parametrize(("status", "valid"), [(200, True), (401, False)])
 def test_the_connection_test_lists_one_metric_with_the_credentials(httpserver, db, status, valid):
-    from destinations.services import check_connection, create_destination
+    from destinations.services.destinations import check_connection, create_destination
 
     httpserver.expect_request(
         "/v1/metrics", method="GET", query_string="length=1"

@@ -23,7 +23,7 @@ from destinations.delivery.transport import send_batch
 from destinations.integrations import meta_conversions as meta
 from destinations.integrations.base import Answer, Config, ItemResult, Outcome
 from destinations.models import Destination
-from destinations.services import check_connection, create_destination
+from destinations.services.destinations import check_connection, create_destination
 from infra.encryption import Secrets
 from tests.destinations import events
 from tests.destinations.events import CONTEXT

@@ -59,7 +59,7 @@ def test_epoch_and_offset_timestamps_are_sent_as_rfc3339_utc_milliseconds(httpse
 
 @pytest.mark.parametrize(("status", "valid"), [(400, True), (403, False)])
 def test_the_connection_test_reads_400_as_a_valid_token(httpserver, db, status, valid):
-    from destinations.services import check_connection, create_destination
+    from destinations.services.destinations import check_connection, create_destination
 
     httpserver.expect_request("/v1/ingest", method="POST", json=[]).respond_with_data(
         "", status=status

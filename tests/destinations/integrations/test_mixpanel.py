@@ -21,7 +21,7 @@ from destinations.delivery.payloads import prepare
 from destinations.integrations import mixpanel
 from destinations.integrations.base import Answer, Config, ItemResult, Outcome
 from destinations.models import Delivery, Destination
-from destinations.services import check_connection, create_destination
+from destinations.services.destinations import check_connection, create_destination
 from infra.encryption import Secrets
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver

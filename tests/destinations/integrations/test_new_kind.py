@@ -13,7 +13,7 @@ from destinations.delivery.transport import send_batch
 from destinations.integrations import REGISTRY
 from destinations.integrations.base import Action, Field, Kind, Preset, Setting, json_request
 from destinations.models import Destination
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from tests.destinations import events
 
 

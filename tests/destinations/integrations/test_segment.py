@@ -11,7 +11,7 @@ from destinations.delivery.transport import send_batch
 from destinations.integrations import get_kind
 from destinations.integrations.base import Answer, Config, ItemResult, Outcome
 from destinations.integrations.segment import read_rejections
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from infra.encryption import Secrets
 from ingest.models import Event
 from tests.destinations import events

@@ -8,13 +8,13 @@ and its logo) are left out, so a message shows the name and icon the webhook was
 
 import pytest
 
-from destinations.delivery.attempts import attempt_record
+from destinations.delivery.exchanges import attempt_record, redact_text
 from destinations.delivery.payloads import prepare
-from destinations.delivery.transport import redact_text, send_batch
+from destinations.delivery.transport import send_batch
 from destinations.integrations import slack
 from destinations.integrations.base import Config, ItemResult, Outcome
 from destinations.models import Destination
-from destinations.services import check_connection, create_destination, secret_origins
+from destinations.services.destinations import check_connection, create_destination, secret_origins
 from infra.encryption import MASK, Secrets
 from tests.destinations import events
 from tests.destinations.integrations.contract import assert_json_request, deliver

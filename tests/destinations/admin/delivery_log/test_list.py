@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from destinations.delivery.replay import replay_deliveries
 from destinations.models import Delivery
+from destinations.services.replays import replay_deliveries
 from tests.destinations.admin.log_scenario import (
     ATTEMPTS_URL,
     LOG_URL,

@@ -4,7 +4,7 @@ import pytest
 
 from destinations.integrations import REGISTRY
 from destinations.models import Destination, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.dispatch.helpers import configure, mapping_of, pending, tiny_kind
 

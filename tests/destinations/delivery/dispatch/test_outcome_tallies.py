@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from destinations.delivery.batching import claim_batch, reclaim_expired_leases
 from destinations.delivery.dispatch import deliver
-from destinations.delivery.replay import replay_deliveries
 from destinations.delivery.tallies import bucket_of
 from destinations.models import Delivery, LatencyCount, OutcomeCount
+from destinations.services.replays import replay_deliveries
 from infra.tallies import hour_of
 from tests.destinations.delivery.dispatch.helpers import (
     SECOND,

@@ -17,7 +17,7 @@ from destinations.delivery.batching import claim_batch
 from destinations.delivery.dispatch import dispatch_mapping
 from destinations.delivery.retries import retry_delay
 from destinations.models import Delivery, DeliveryAttempt, Destination, Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from infra.encryption import MASK
 from tests.destinations.delivery.dispatch.helpers import (
     SECOND,

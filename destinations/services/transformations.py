@@ -11,11 +11,11 @@ from django.db.models import Max
 
 from ingest.models import Source
 
-from . import sandbox
-from .delivery.payloads import PayloadInvalid, prepare
-from .delivery.routing import Route, integrations_allow, leg_metadata
-from .delivery.transforming import limits
-from .models import (
+from .. import sandbox
+from ..delivery.decisions import Route, decide
+from ..delivery.routing import leg_metadata
+from ..delivery.transforming import limits
+from ..models import (
     Destination,
     DestinationTransformation,
     SourceTransformation,
@@ -139,17 +139,9 @@ def try_code(
 def map_form(destination: Destination, form: dict[str, Any]) -> list[MappedForm]:
     results = []
     for mapping in destination.mappings.filter(enabled=True):
-        route = Route.of(mapping)
-        taken = integrations_allow(form.get("integrations"), route) and (
-            route.trigger is None or route.trigger.matches(form)
-        )
-        result = MappedForm(mapping.name, taken)
-        if taken and route.problem:
-            result.problem = route.problem
-        elif taken:
-            try:
-                result.payload = prepare(route.action, route.fields, form)
-            except PayloadInvalid as problem:
-                result.problem = f"{problem.code}: {problem.message}"
+        decision = decide(Route.of(mapping), form)
+        result = MappedForm(mapping.name, taken=not decision.skipped, payload=decision.payload)
+        if problem := decision.problem:
+            result.problem = f"{problem.code}: {problem.message}"
         results.append(result)
     return results

@@ -1,10 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from destinations.configuration import (
-    ConfigurationError,
-    export_configuration,
-    render_configuration,
-)
+from configuration.document import ConfigurationError
+from configuration.exporting import export_configuration, render_configuration
 
 
 class Command(BaseCommand):

@@ -1,6 +1,12 @@
 """Configuration as code (docs/operations.md, "Configuration as code"): sources, destinations,
 mappings, table sources, transformation libraries and transformations as one JSON document.
 
+An app of its own because it speaks for three: it writes ingest's sources, tables' table
+sources and the destinations app's destinations, mappings and transformations, and none of
+them may know of the others (the import contracts say so). Inside `destinations` it made one
+app reach into two; in `project`, the wiring, apps would have had to import the wiring for
+its commands. Nothing imports it but its two commands, import_config and export_config.
+
 `export_configuration()` builds the document and `render_configuration()` writes it: two-space
 indent, keys in the order below, settings and fields sorted, items sorted by name, a trailing
 newline. `import_configuration()` applies one, in one transaction::
@@ -103,17 +109,3 @@ written at all (secrets are compared decrypted), so importing twice writes nothi
 problem stops the import and rolls it back, naming its place:
 `destinations[0].mappings[1].trigger`.
 """
-
-from .document import ConfigurationError, env_name
-from .exporting import export_configuration, render_configuration
-from .importing import ImportSummary, import_configuration, parse_configuration
-
-__all__ = [
-    "ConfigurationError",
-    "ImportSummary",
-    "env_name",
-    "export_configuration",
-    "import_configuration",
-    "parse_configuration",
-    "render_configuration",
-]

@@ -3,12 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from destinations.configuration import (
-    ConfigurationError,
-    ImportSummary,
-    import_configuration,
-    parse_configuration,
-)
+from configuration.document import ConfigurationError
+from configuration.importing import ImportSummary, import_configuration, parse_configuration
 
 
 class Command(BaseCommand):

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from ingest.models import Event, Source
 
-from ..models import Delivery, Destination, Mapping
-from . import doorbell
-from .new_deliveries import NewDelivery, insert_deliveries, new_delivery, routing_failed
-from .routing import Route, leg_metadata, route_leg
-from .transforming import (
+from ..delivery import doorbell
+from ..delivery.decisions import Route
+from ..delivery.new_deliveries import NewDelivery, insert_deliveries, new_delivery, routing_failed
+from ..delivery.routing import leg_metadata, route_leg
+from ..delivery.transforming import (
     Failure,
     Transformed,
     destination_chains,
@@ -25,6 +25,7 @@ from .transforming import (
     run_chain,
     source_chains,
 )
+from ..models import Delivery, Destination, Mapping
 
 REPLAYABLE = (Delivery.Status.DELIVERED, Delivery.Status.FAILED)
 

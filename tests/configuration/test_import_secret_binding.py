@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError
 
 from destinations.models import Destination, Mapping
-from destinations.services import create_destination
-from tests.destinations.configuration.scenario import TOKEN, TOKEN_VARIABLE, export, import_text
+from destinations.services.destinations import create_destination
+from tests.configuration.scenario import TOKEN, TOKEN_VARIABLE, export, import_text
 
 SHARED_SECRET = "whk-shared-secret-5d2e8b"
 SHARED_SECRET_VARIABLE = "SWITCHYARD_HOOKS_SHARED_SECRET"

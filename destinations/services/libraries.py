@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from . import sandbox
-from .delivery.transforming import limits
-from .models import Transformation, TransformationLibrary
-from .models.transformations import import_name
+from .. import sandbox
+from ..delivery.transforming import limits
+from ..models import Transformation, TransformationLibrary
+from ..models.transformations import import_name
 from .transformations import save_code
 
 

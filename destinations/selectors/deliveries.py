@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from ..delivery.attempts import redact_headers
+from ..delivery.exchanges import ShownExchange
 from ..delivery.new_deliveries import ROUTING_ERROR
 from ..delivery.transport import INVALID_REQUEST, PRIVATE_ADDRESS, status_code_name
 from ..models import Delivery, DeliveryAttempt, Destination, DestinationState, Mapping
@@ -128,41 +128,10 @@ def error_code_choices(selected: str | None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Sample:
-    """One request and its answer as a page shows them, credential headers masked again."""
-
-    method: str
-    url: str
-    request_headers: dict[str, str]
-    request_body: str
-    status: int | None
-    response_headers: dict[str, str]
-    response_body: str
-    error_code: str
-    error_message: str
-
-    @classmethod
-    def of(cls, attempt: DeliveryAttempt) -> "Sample":
-        # The dispatcher stored them redacted; masking again costs nothing and keeps rows
-        # written by any older code from showing a credential.
-        return cls(
-            attempt.request_method,
-            attempt.request_url,
-            redact_headers(attempt.request_headers, []),
-            attempt.request_body,
-            attempt.response_status,
-            redact_headers(attempt.response_headers, []),
-            attempt.response_body,
-            attempt.error_code,
-            attempt.error_message,
-        )
-
-
-@dataclass(frozen=True)
 class DeliveryDetail:
     delivery: Delivery
     attempts: list[DeliveryAttempt]  # newest first, without headers and bodies
-    sample: Sample | None  # the newest attempt that carried a request (else the newest)
+    sample: ShownExchange | None  # the newest attempt that carried a request (else the newest)
     replays: list[Delivery]
 
     @property
@@ -185,7 +154,7 @@ def delivery_detail(delivery_id: int) -> DeliveryDetail | None:
     )
     # An attempt that never left (the dispatcher failed before sending) has no request.
     sampled = next((a for a in attempts if a.request_method), attempts[0] if attempts else None)
-    sample = Sample.of(DeliveryAttempt.objects.get(pk=sampled.pk)) if sampled else None
+    sample = ShownExchange.of(DeliveryAttempt.objects.get(pk=sampled.pk)) if sampled else None
     # replay_of too: the related manager sets it on each row, and would load it one by one.
     replays = list(delivery.replays.only("status", "created_at", "replay_of").order_by("pk"))
     return DeliveryDetail(delivery, attempts, sample, replays)
@@ -194,7 +163,7 @@ def delivery_detail(delivery_id: int) -> DeliveryDetail | None:
 @dataclass(frozen=True)
 class AttemptDetail:
     attempt: DeliveryAttempt
-    sample: Sample
+    sample: ShownExchange
     carried: list[Delivery]  # the first CARRIED_SHOWN deliveries of the request
 
     @property
@@ -215,4 +184,4 @@ def attempt_detail(attempt_id: int) -> AttemptDetail | None:
         .only("status", "event__message_id", "event__user_id")
         .order_by("pk")[:CARRIED_SHOWN]
     )
-    return AttemptDetail(attempt, Sample.of(attempt), carried)
+    return AttemptDetail(attempt, ShownExchange.of(attempt), carried)

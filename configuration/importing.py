@@ -9,16 +9,16 @@ from typing import Any
 
 from django.db import transaction
 
+from destinations.integrations import REGISTRY
+from destinations.integrations.base import Kind, Setting
+from destinations.models import Destination
+from destinations.models import Mapping as MappingRow
+from destinations.services.destinations import Unbound, secret_origins, unbind_secrets
+from destinations.services.transformations import set_destination_chain, set_source_chain
 from infra import encryption
 from ingest.models import Source
 from ingest.sources import WRITE_KEY_PATTERN
 
-from ..integrations import REGISTRY
-from ..integrations.base import Kind, Setting
-from ..models import Destination
-from ..models import Mapping as MappingRow
-from ..services import Unbound, secret_origins, unbind_secrets
-from ..transformations import set_destination_chain, set_source_chain
 from .document import (
     DESTINATION_COLUMNS,
     DESTINATION_KEYS,

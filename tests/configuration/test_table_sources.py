@@ -11,12 +11,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from destinations.configuration import ConfigurationError, import_configuration
-from destinations.configuration.document import TABLE_SOURCE_COLUMNS
+from configuration.document import TABLE_SOURCE_COLUMNS, ConfigurationError
+from configuration.importing import import_configuration
 from destinations.models import Destination
 from ingest.models import Source
 from tables.models import TableSource
-from tests.destinations.configuration.scenario import (
+from tests.configuration.scenario import (
     empty_the_database,
     export,
     import_text,

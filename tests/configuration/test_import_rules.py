@@ -11,7 +11,7 @@ from django.core.management import CommandError
 from destinations.integrations import REGISTRY
 from destinations.models import Destination, Mapping
 from ingest.models import Source
-from tests.destinations.configuration.scenario import (
+from tests.configuration.scenario import (
     TOKEN,
     TOKEN_VARIABLE,
     export,

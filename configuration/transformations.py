@@ -17,8 +17,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from ..models import DestinationTransformation, SourceTransformation, Transformation
-from ..transformations import check_code, create_transformation, save_code
+from destinations.models import DestinationTransformation, SourceTransformation, Transformation
+from destinations.services.transformations import check_code, create_transformation, save_code
+
 from .document import (
     REQUIRED,
     TRANSFORMATION_KEYS,

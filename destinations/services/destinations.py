@@ -10,9 +10,9 @@ from django.db import transaction
 from infra import encryption
 from ingest.models import Source
 
-from .delivery import transport
-from .integrations.base import Config, Kind
-from .models import Destination, Mapping
+from ..delivery import transport
+from ..integrations.base import Config, Kind
+from ..models import Destination, Mapping
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

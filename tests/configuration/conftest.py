@@ -3,9 +3,9 @@
 import pytest
 
 from destinations.models import Mapping
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from ingest.models import Source
-from tests.destinations.configuration.scenario import SIGNUPS_FIELDS, TOKEN, WEB_KEY
+from tests.configuration.scenario import SIGNUPS_FIELDS, TOKEN, WEB_KEY
 
 
 @pytest.fixture

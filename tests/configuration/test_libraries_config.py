@@ -9,10 +9,10 @@ from django.core.management import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from destinations.libraries import save_library
 from destinations.models import Destination, Transformation, TransformationLibrary
-from destinations.transformations import create_transformation, set_destination_chain
-from tests.destinations.configuration.scenario import (
+from destinations.services.libraries import save_library
+from destinations.services.transformations import create_transformation, set_destination_chain
+from tests.configuration.scenario import (
     TOKEN,
     TOKEN_VARIABLE,
     empty_the_database,

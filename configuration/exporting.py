@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db.models import Prefetch
 
+from destinations.integrations import REGISTRY
+from destinations.models import Destination
+from destinations.models import Mapping as MappingRow
 from ingest.models import Source
 
-from ..integrations import REGISTRY
-from ..models import Destination
-from ..models import Mapping as MappingRow
 from .document import (
     DESTINATION_COLUMNS,
     MAPPING_COLUMNS,

@@ -10,14 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from destinations.models import Destination, Transformation
-from destinations.transformations import (
+from destinations.services.transformations import (
     create_transformation,
     save_code,
     set_destination_chain,
     set_source_chain,
 )
 from ingest.models import Source
-from tests.destinations.configuration.scenario import (
+from tests.configuration.scenario import (
     TOKEN,
     TOKEN_VARIABLE,
     empty_the_database,

@@ -30,9 +30,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..libraries import check_library, delete_library, importers, save_library
-from ..models import Transformation, TransformationLibrary
-from ..models.transformations import import_name
+from destinations.models import Transformation, TransformationLibrary
+from destinations.models.transformations import import_name
+from destinations.services.libraries import check_library, delete_library, importers, save_library
+
 from .document import (
     LIBRARY_KEYS,
     REQUIRED,

@@ -10,12 +10,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from destinations.configuration import env_name
+from configuration.document import env_name
 from destinations.integrations import REGISTRY
 from destinations.integrations.base import Kind
 from destinations.models import Destination
-from destinations.services import create_destination
-from tests.destinations.configuration.scenario import (
+from destinations.services.destinations import create_destination
+from tests.configuration.scenario import (
     SIGNUPS_FIELDS,
     TOKEN,
     TOKEN_VARIABLE,

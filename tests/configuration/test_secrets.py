@@ -5,11 +5,11 @@ import json
 import pytest
 from django.core.management import CommandError
 
-from destinations.configuration import env_name
+from configuration.document import env_name
 from destinations.models import Destination
-from destinations.services import create_destination
+from destinations.services.destinations import create_destination
 from ingest.models import Source
-from tests.destinations.configuration.scenario import (
+from tests.configuration.scenario import (
     TOKEN,
     TOKEN_VARIABLE,
     WEB_KEY,

@@ -10,48 +10,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from infra.encryption import SecretsUnreadable
 
 from .. import triggers
-from ..delivery.attempts import attempt_record, redact_headers
-from ..delivery.payloads import PayloadInvalid, prepare
-from ..delivery.routing import Route, integrations_allow
-from ..delivery.transport import USER_AGENT, Sent, redact_text, send_batch
-from ..integrations.base import Config, Request
+from ..delivery.decisions import Route, decide
+from ..delivery.exchanges import (
+    Sent,
+    ShownExchange,
+    ShownRequest,
+    attempt_record,
+    redact_text,
+    shown_request,
+)
+from ..delivery.payloads import PayloadInvalid
+from ..delivery.transport import send_batch
+from ..integrations.base import Config
 from ..models import Destination, Mapping
-from ..services import ConnectionCheck, check_connection
-
-
-@dataclass(frozen=True)
-class ShownRequest:
-    """A request as a page may show it: credentials masked, the body exactly as sent."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: str
-
-    @property
-    def pretty_body(self) -> str:
-        return pretty_json_text(self.body)
-
-
-@dataclass(frozen=True)
-class ShownResponse:
-    request: ShownRequest
-    outcome: str
-    status: int | None
-    headers: dict[str, str]
-    body: str
-    error_code: str
-    error_message: str
-    duration_ms: int
-
-    @property
-    def pretty_body(self) -> str:
-        return pretty_json_text(self.body)
+from .destinations import ConnectionCheck, check_connection
 
 
 @dataclass(frozen=True)
@@ -75,25 +50,29 @@ class DryRun:
 @dataclass(frozen=True)
 class SentTestEvent:
     dry_run: DryRun
-    responses: list[ShownResponse]
+    responses: list[ShownExchange]
 
 
 def dry_run(mapping: Mapping, event: dict[str, Any]) -> DryRun:
-    """What the mapping makes of `event`: the trigger's verdict and the request, unsent."""
+    """What the mapping makes of `event`: the trigger's verdict and the request, unsent. The
+    payload is made whatever the verdict, as the router would make it were it taken."""
+    coercions: list[str] = []
+    decision = decide(Route.of(mapping), event, forced=True, coercions=coercions)
     verdict = {
         "conditions": [shown_condition(c) for c in triggers.explain(mapping.trigger, event)],
-        "matched": triggers.matches(mapping.trigger, event),
-        "integrations_allowed": integrations_allow(event.get("integrations"), Route.of(mapping)),
+        "matched": decision.matched,
+        "integrations_allowed": decision.allowed,
     }
-    coercions: list[str] = []
+    if decision.problem:
+        problem = describe_problem(decision.problem)
+        return DryRun(**verdict, problem=problem, coercions=coercions)
     try:
         config = mapping.destination.config()
-        payload = prepare(mapping.action_spec, mapping.fields, event, coercions)
-        built = mapping.action_spec.build(config, [payload])
+        built = mapping.action_spec.build(config, [decision.payload])
     except (PayloadInvalid, KeyError, SecretsUnreadable) as problem:
         return DryRun(**verdict, problem=describe_problem(problem), coercions=coercions)
-    requests = [shown_request(r, config) for r in built]
-    return DryRun(**verdict, payload=payload, requests=requests, coercions=coercions)
+    requests = [shown_request(r, config.secret_values) for r in built]
+    return DryRun(**verdict, payload=decision.payload, requests=requests, coercions=coercions)
 
 
 def send_test_event(mapping: Mapping, event: dict[str, Any]) -> SentTestEvent:
@@ -118,38 +97,15 @@ def connection_verdict(destination: Destination) -> ConnectionCheck:
     return ConnectionCheck(check.ok, redact_text(check.message, config.secret_values))
 
 
-def shown_request(request: Request, config: Config) -> ShownRequest:
-    secrets = config.secret_values
-    # The transport's client adds its User-Agent to every request (docs/destinations.md,
-    # "Every request").
-    headers = {"User-Agent": USER_AGENT} | request.headers
-    return ShownRequest(
-        method=request.method,
-        url=redact_text(request.url, secrets),
-        headers=redact_headers(headers, secrets),
-        body=redact_text(request.body.decode("utf-8", errors="replace"), secrets),
-    )
-
-
-def shown_response(item: Sent, config: Config) -> ShownResponse:
+def shown_response(item: Sent, config: Config) -> ShownExchange:
     # The attempt log's own redaction, so a test send hides exactly what the log hides.
     record = attempt_record(item, config.secret_values)
     verdict = item.results[0]  # one event: one item, judged as the dispatcher would
-    request = ShownRequest(
-        record["request_method"],
-        record["request_url"],
-        record["request_headers"],
-        record["request_body"],
-    )
-    return ShownResponse(
-        request=request,
+    return ShownExchange.of(
+        record,
         outcome=verdict.outcome.value,
-        status=record["response_status"],
-        headers=record["response_headers"],
-        body=record["response_body"],
         error_code=verdict.code,
         error_message=verdict.message,
-        duration_ms=record["duration_ms"],
     )
 
 
@@ -165,11 +121,3 @@ def describe_problem(problem: Exception) -> str:
         # A missing setting, or an action the kind no longer has.
         return f"the request cannot be built: {problem.args[0]}"
     return str(problem)
-
-
-def pretty_json_text(text: str) -> str:
-    """`text` indented when it is JSON, unchanged otherwise."""
-    try:
-        return orjson.dumps(orjson.loads(text), option=orjson.OPT_INDENT_2).decode()
-    except orjson.JSONDecodeError:
-        return text
