@@ -41,7 +41,17 @@ def test_the_web_server_says_where_it_listens(db):
             if "Listening at: http" in line:
                 break
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
     assert f"Listening at: http://127.0.0.1:{port} (" in lines[-1], lines
+
+
+def stop(server: subprocess.Popen) -> None:
+    """SIGTERM, reading what it still writes (a full pipe would block its exit); a server
+    whose worker is still booting may sit out gunicorn's graceful timeout, so then SIGKILL."""
+    server.terminate()
+    try:
+        server.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.communicate()
