@@ -76,23 +76,26 @@ def insert_rows(
     ignore_conflicts: bool = False,
     unseen: Unseen | None = None,
     upsert: Upsert | None = None,
-) -> None:
+    returning: str | None = None,
+) -> list[Any]:
     """Insert rows given as {field attname: value}; every row names the same fields. JSON
     fields must hold objects, arrays or null (what payloads are). Two rows of one call must
-    not share an `upsert` key."""
+    not share an `upsert` key. Returns the `returning` column of the rows, in their order
+    (as bulk_create relies on it too), or nothing."""
     rows = list(rows)
     if not rows:
-        return
+        return []
     names = tuple(rows[0])
     vendor = connection.vendor
     look_back = unseen if vendor == "postgresql" else None
-    sql = statement(model, names, ignore_conflicts, vendor, look_back, upsert)
+    sql = statement(model, names, ignore_conflicts, vendor, look_back, upsert, returning)
     if vendor == "postgresql":
         document = dumps(rows)
     else:
         document = sqlite_document([model._meta.get_field(name) for name in names], rows)
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
+        return [row[0] for row in cursor.fetchall()] if returning else []
 
 
 @lru_cache(maxsize=64)
@@ -103,6 +106,7 @@ def statement(
     vendor: str,
     unseen: Unseen | None = None,
     upsert: Upsert | None = None,
+    returning: str | None = None,
 ) -> str:
     """The INSERT for these fields; built once (it showed up in a single-event request's
     profile when built every time)."""
@@ -115,7 +119,8 @@ def statement(
         insert = sqlite_insert(table, columns, fields, ignore_conflicts)
     # SQLite reads ON CONFLICT after a bare SELECT's FROM as a join's; a WHERE ends the FROM.
     where = " WHERE true" if vendor != "postgresql" and upsert else ""
-    return insert + where + (upsert.clause() if upsert else "")
+    returned = f" RETURNING {connection.ops.quote_name(returning)}" if returning else ""
+    return insert + where + (upsert.clause() if upsert else "") + returned
 
 
 def postgres_insert(

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from infra import metrics
+from infra.bulk import insert_rows
 
 from ..integrations.base import ItemResult, Outcome
 from ..models import AttemptLink, Delivery, DeliveryAttempt
@@ -118,28 +119,28 @@ def count_batch(batch: Batch, sent: list[Sent], updates: dict[int, dict[str, Any
 
 
 def log_attempts(batch: Batch, sent: list[Sent]) -> None:
-    """Every request of the claim and its links, in two INSERTs whatever their number."""
-    attempts = DeliveryAttempt.objects.bulk_create(
-        [
-            DeliveryAttempt(
-                destination=batch.destination,
-                mapping=batch.mapping,
-                **attempt_record(item, batch.config.secret_values),
-            )
-            for item in sent
-        ]
+    """Every request of the claim and its links, in two INSERTs whatever their number (as
+    JSON documents: bulk_create's per-value adaptation was a fifth of a one-item request's
+    cost)."""
+    attempts = [
+        {
+            "destination_id": batch.destination.pk,
+            "mapping_id": batch.mapping.pk,
+            **attempt_record(item, batch.config.secret_values),
+        }
+        for item in sent
+    ]
+    ids = insert_rows(DeliveryAttempt, attempts, returning="id")
+    links = (
+        {
+            "deliveryattempt_id": attempt_id,
+            "delivery_id": batch.deliveries[i].pk,
+            "started_at": attempt["started_at"],
+        }
+        for attempt_id, attempt, item in zip(ids, attempts, sent, strict=True)
+        for i in item.request.items
     )
-    AttemptLink.objects.bulk_create(
-        [
-            AttemptLink(
-                deliveryattempt=attempt,
-                delivery=batch.deliveries[i],
-                started_at=attempt.started_at,
-            )
-            for attempt, item in zip(attempts, sent, strict=True)
-            for i in item.request.items
-        ]
-    )
+    insert_rows(AttemptLink, links)
 
 
 def release(batch: Batch, released: list[int]) -> None:

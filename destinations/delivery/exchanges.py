@@ -159,4 +159,7 @@ def redact_header(name: str, value: str, secret_values: list[str]) -> str:
 
 
 def excerpt(body: bytes, limit: int = 500) -> str:
-    return body[:limit].decode("utf-8", errors="replace").strip()
+    # PostgreSQL's text holds no NUL: one in an answer would make its attempt unrecordable,
+    # and the batch would be sent again when its lease lapsed, over and over.
+    text = body[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return text.strip()
