@@ -26,6 +26,8 @@ from .exchanges import Sent, attempt_record, unsent
 from .retries import outcome_values
 from .transport import send_batch
 
+SECRET_MISSING = "SECRET_MISSING"
+
 
 def dispatch_mapping(mapping_id: int) -> None:
     """Send the mapping's ready batches for a while, then hand it back to the queue."""
@@ -45,6 +47,12 @@ def deliver(batch: Batch) -> None:
     from here, a request at a time) or a quarter of the lease has passed (a slow destination
     must not keep them past the lease, which would send them twice).
     """
+    if missing := batch.destination.kind_spec.missing_secrets(batch.config):
+        # Cleared by a save that moved the host, or never typed: nothing can go out until
+        # someone types it; meanwhile the items wait out their backoff and say why.
+        everything = tuple(range(len(batch.deliveries)))
+        record(batch, [unsent(everything, secret_missing(missing))])
+        return
     deadline = time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 4
     sent: list[Sent] = []
     released: list[int] = []
@@ -57,6 +65,11 @@ def deliver(batch: Batch) -> None:
         sent += answers
         go_on = any(r.outcome is not Outcome.RETRY for item in answers for r in item.results)
     record(batch, sent, released)
+
+
+def secret_missing(labels: list[str]) -> ItemResult:
+    message = f"the destination holds no {', '.join(labels)}: type it in its settings"
+    return ItemResult(Outcome.RETRY, SECRET_MISSING, message)
 
 
 def send_request(batch: Batch, items: tuple[int, ...]) -> list[Sent]:

@@ -200,6 +200,14 @@ class Kind:
         )
         object.__setattr__(self, "all_settings", (*self.settings, base_url))
 
+    def missing_secrets(self, config: Config) -> list[str]:
+        """The labels of the required secrets `config` does not hold."""
+        return [
+            setting.label
+            for setting in self.all_settings
+            if setting.secret and setting.required and not config.get(setting.key)
+        ]
+
     def action(self, key: str) -> Action:
         for action in self.actions:
             if action.key == key:

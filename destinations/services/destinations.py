@@ -11,7 +11,7 @@ from infra import encryption
 from ingest.models import Source
 
 from ..delivery import transport
-from ..integrations.base import Config, Kind
+from ..integrations.base import Kind
 from ..models import Destination, Mapping
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -197,15 +197,6 @@ def save_mapping(mapping: Mapping) -> Unbound | None:
     return unbind_secrets(stored, before, {})
 
 
-def missing_secrets(kind: Kind, config: Config) -> list[str]:
-    """The labels of the required secrets the destination does not hold."""
-    return [
-        setting.label
-        for setting in kind.all_settings
-        if setting.secret and setting.required and not config.get(setting.key)
-    ]
-
-
 @dataclass(frozen=True)
 class ConnectionCheck:
     ok: bool
@@ -217,7 +208,7 @@ def check_connection(destination: Destination) -> ConnectionCheck:
     if spec.connection_test is None:
         return ConnectionCheck(False, f"{spec.name} has no connection test")
     config = destination.config()
-    if missing := missing_secrets(spec, config):
+    if missing := spec.missing_secrets(config):
         # Never typed, or dropped when the destination moved to another host: the request
         # could not be built.
         return ConnectionCheck(False, f"nothing sent: type the {', '.join(missing)} first")

@@ -28,3 +28,20 @@ def test_a_cookie_one_answer_sets_is_never_sent_back(source, sink, billing, mapp
     dispatch_once(mapping)
 
     assert [r.headers.get("Cookie") for r in sink.received] == [None, None]
+
+
+def test_a_destination_without_its_required_secret_sends_nothing_and_says_which(
+    source, sink, billing, mapping
+):
+    """A save that moves the host clears the secrets (docs/destinations.md, "Secrets stay
+    with their host"); until one is typed again the items wait, saying what is missing."""
+    billing.set_secrets({})
+    billing.save()
+    pending(source, 2)
+
+    dispatch_once(mapping)
+
+    assert sink.received == []
+    rows = Delivery.objects.all()
+    assert {(d.status, d.error_code) for d in rows} == {("retrying", "SECRET_MISSING")}
+    assert "API token" in rows[0].error_message
