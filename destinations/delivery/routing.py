@@ -52,8 +52,8 @@ TABLE_SECONDS = 5.0
 
 @dataclass(frozen=True, slots=True)
 class Unrouted:
-    """A claimed event, as routing reads it: an Event instance per row, and Django's JSON
-    decoding of its payload, were a sixth of the router's CPU (measured)."""
+    """A claimed event, as routing reads it, without an Event instance per row or Django's
+    JSON decoding of its payload (both stood high in the router's profile)."""
 
     pk: int
     source_id: int
