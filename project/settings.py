@@ -202,6 +202,8 @@ if not 0 < DESTINATION_REQUEST_DEADLINE_SECONDS < DELIVERY_LEASE_SECONDS / 2:
     )
 # Routers running at once; the other worker processes are left to the dispatchers.
 ROUTER_PROCESSES = env.int("ROUTER_PROCESSES", default=2)
+if ROUTER_PROCESSES < 1:
+    raise environ.ImproperlyConfigured("ROUTER_PROCESSES must be at least 1: nothing would route")
 # Attempts carried by one dispatcher run before it hands the mapping back to the queue.
 DISPATCH_RUN_SECONDS = env.float("DISPATCH_RUN_SECONDS", default=20.0)
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=7)

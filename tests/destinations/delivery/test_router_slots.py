@@ -12,6 +12,7 @@ from destinations.delivery.routing import route_new_events
 from ingest.models import Event
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.scenario import ingest, track
+from tests.servers import settings_refusal
 
 NOWHERE = "http://127.0.0.1:9"
 
@@ -118,3 +119,9 @@ def test_a_router_leaving_its_slot_rings_for_events_that_came_while_all_were_hel
     route_new_events()
 
     assert ("destinations.route", [], 0.0) in rings
+
+
+def test_no_router_slot_at_all_is_refused_at_startup():
+    refusal = settings_refusal(ROUTER_PROCESSES="0")
+
+    assert "ROUTER_PROCESSES must be at least 1" in refusal
