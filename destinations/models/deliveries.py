@@ -17,6 +17,10 @@ class DeliveryQuerySet(models.QuerySet):
         )
 
 
+# What still has to reach the destination, a held delivery included.
+UNFINISHED = ["pending", "retrying", "in_flight", "held"]
+
+
 class Delivery(models.Model):
     """One event for one mapping: its mapped payload and where it stands (docs/delivery.md,
     "Statuses and error codes").
@@ -29,6 +33,7 @@ class Delivery(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        HELD = "held"
         IN_FLIGHT = "in_flight"
         RETRYING = "retrying"
         DELIVERED = "delivered"
@@ -73,6 +78,12 @@ class Delivery(models.Model):
     # A replay is sent again on purpose: from the admin or a replay service (docs/delivery.md,
     # "Replay").
     replay = models.BooleanField(default=False)
+    # Per-user order (docs/delivery.md, "Per-user order"): the user's lane at the destination
+    # (a hash of userId, else anonymousId; empty when the destination keeps no order or the
+    # event names no user), where the delivery stands in it, and what a held one waits on.
+    lane = models.BigIntegerField(null=True, blank=True)
+    position = models.BigIntegerField(null=True, blank=True)
+    waits_on = models.BigIntegerField(null=True, blank=True)
     replay_of = models.ForeignKey(
         "self",
         null=True,
@@ -103,6 +114,19 @@ class Delivery(models.Model):
                 fields=["mapping", "next_attempt_at", "id"],
                 name="delivery_due",
                 condition=models.Q(status__in=["pending", "retrying"]),
+            ),
+            # A lane's unfinished deliveries in its order: a claim reads the first few of each
+            # lane it would send to (delivery/lanes.py).
+            models.Index(
+                fields=["destination", "lane", "position", "id"],
+                name="delivery_lane",
+                condition=models.Q(lane__isnull=False, status__in=UNFINISHED),
+            ),
+            # The held ones alone, to release them without reading a lane's whole backlog.
+            models.Index(
+                fields=["destination", "lane", "position", "id"],
+                name="delivery_held",
+                condition=models.Q(status="held"),
             ),
             models.Index(
                 fields=["destination", "lease_expires_at"],
