@@ -38,12 +38,32 @@ from typing import Any  # noqa: E402
 import redis  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench import database, delivery, drain, endtoend, poison, report, tracking, wrk  # noqa: E402
+from bench import (  # noqa: E402
+    database,
+    delivery,
+    drain,
+    endtoend,
+    ordering,
+    poison,
+    report,
+    tracking,
+    wrk,
+)
 from bench.processes import Supervisor, free_port, interrupt_on_signals, wait_for_http  # noqa: E402
 
 RUN_DIR = BASE_DIR / "var" / "bench"
 GUNICORN_CONF = BASE_DIR / "project" / "gunicorn.conf.py"
-SECTIONS = ("ingest", "engines", "transformation", "router", "table", "e2e", "capacity", "drain")
+SECTIONS = (
+    "ingest",
+    "engines",
+    "transformation",
+    "router",
+    "table",
+    "e2e",
+    "capacity",
+    "drain",
+    "ordering",
+)
 DRAIN_EVENTS = 200_000
 
 
@@ -55,6 +75,7 @@ class Plan:
     soak: endtoend.Soak
     capacity: delivery.Search
     drain: drain.Drain
+    ordering: ordering.Plan
     sections: frozenset[str]
 
     @classmethod
@@ -84,6 +105,7 @@ class Plan:
             ),
             capacity=delivery.Search.from_env(),
             drain=drain.Drain.from_env(DRAIN_EVENTS),
+            ordering=ordering.Plan.from_env(),
             sections=sections_from_env(),
         )
 
@@ -181,6 +203,10 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
         results |= delivery_capacity(stage, plan.capacity)
     if "drain" in sections:
         results |= backlog_drain(stage, plan.drain)
+    if "ordering" in sections and plan.ordering.enabled:
+        order = plan.ordering
+        step("ordering", f"{order.events_per_second:,} events/s over {order.users:,} users")
+        results |= ordering.run(stage, order)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return results
 

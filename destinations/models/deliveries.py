@@ -7,7 +7,8 @@ from django.db import models
 
 class DeliveryQuerySet(models.QuerySet):
     def of(self, deliveries: Sequence["Delivery"]) -> "DeliveryQuerySet":
-        """These rows, looked for only in the partitions that hold them."""
+        """These rows, looked for only in the partitions that hold them (anything with a pk
+        and an event_received_at will do: lanes.Entry too)."""
         if not deliveries:
             return self.none()
         received = [delivery.event_received_at for delivery in deliveries]
