@@ -79,12 +79,13 @@ def claim_batch(mapping_id: int) -> Batch | None:
             return None
         size = 1 if probe else mapping.effective_batch_size
         requests = requests_per_claim(destination, size, probe)
-        due = due_in_order(mapping, size * requests)
+        due, backlogged = due_in_order(mapping, size * requests)
         if not due:
             return None
         groups = request_groups(due, size, mapping.action_spec.max_batch_bytes)
-        # Full by count or by bytes (the due deliveries did not fit one request): it goes now.
-        full = probe or len(groups[0]) >= size or len(groups) > 1
+        # Full by count or by bytes (the due deliveries did not fit one request), or short
+        # only of deliveries that wait on their users: it goes now.
+        full = probe or len(groups[0]) >= size or len(groups) > 1 or backlogged
         if not batch_ready(mapping, groups[0], full, now):
             return None
         if not rate_allows(destination, state, now):
@@ -144,24 +145,31 @@ def in_flight_requests(destination: Destination, now: datetime) -> int:
     return held.values("claim").distinct().count()
 
 
-def due_in_order(mapping: Mapping, size: int) -> list[Delivery]:
-    """The deliveries to claim: the first due ones, and at a destination that keeps order,
-    those of them that open their user's lane (lanes.py). A read whose deliveries all had to
-    wait is read again past them, a few times, so that one blocked user, however busy, does
-    not stop the claim."""
+def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool]:
+    """The deliveries to claim, and whether more were due than these: the first due ones,
+    and at a destination that keeps order, those of them that open their user's lane
+    (lanes.py). When some had to wait, the claim reads past them, a few times, to fill its
+    requests: one blocked user, however busy, neither stops the claim nor leaves its batch
+    waiting to fill."""
     due = due_deliveries(mapping, size)
     if not mapping.destination.keep_order:
-        return due
+        return due, False
+    going: list[Delivery] = []
     seen: list[int] = []
+    wanted = size
     for _ in range(REREADS):
-        going, held = lanes.in_order(mapping.destination_id, due)
+        found, held = lanes.in_order(mapping.destination_id, due, going)
+        going += found
         seen += [delivery.pk for delivery in due]
-        if going or not held:
-            return going
-        due = due_deliveries(mapping, size, seen)
-    # Due deliveries may be left behind the ones held: this claim is over, not the work.
-    transaction.on_commit(lambda: doorbell.ring_dispatchers([mapping.pk]))
-    return []
+        # Nothing held, enough found, or nothing more due: the read stands.
+        if not held or len(going) >= size or len(due) < wanted:
+            return going, len(seen) >= size
+        wanted = size - len(going)
+        due = due_deliveries(mapping, wanted, seen)
+    if not going:
+        # Due deliveries may be left behind the ones held: this claim is over, not the work.
+        transaction.on_commit(lambda: doorbell.ring_dispatchers([mapping.pk]))
+    return going, True
 
 
 def due_deliveries(mapping: Mapping, size: int, seen: list[int] = ()) -> list[Delivery]:

@@ -71,46 +71,57 @@ def last_position() -> int:
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def in_order(destination_id: int, due: list[Delivery]) -> tuple[list[Delivery], int]:
+def in_order(
+    destination_id: int, due: list[Delivery], claimed: list[Delivery] = ()
+) -> tuple[list[Delivery], int]:
     """The due deliveries that may go now, each lane's in its order, and how many were held:
-    those that must wait on an earlier delivery of their lane. Rows past what the routers have
-    finished stay due, untouched."""
-    lanes: dict[int, list[Delivery]] = defaultdict(list)
-    for delivery in due:
-        if delivery.lane is not None:
-            lanes[delivery.lane].append(delivery)
+    those that must wait on an earlier delivery of their lane. `claimed` are the ones an
+    earlier read of the same claim let go; a lane may go on from them. Rows past what the
+    routers have finished stay due, untouched."""
+    lanes = by_lane(due)
     if not lanes:
         return due, 0
-    for candidates in lanes.values():
-        candidates.sort(key=lambda d: (d.position, d.pk))
+    before = by_lane([delivery for delivery in claimed if delivery.lane in lanes])
     routed_below = first_unrouted()
-    heads = lane_heads(destination_id, {lane: len(c) for lane, c in lanes.items()})
+    wanted = {lane: len(before.get(lane, ())) + len(c) for lane, c in lanes.items()}
+    heads = lane_heads(destination_id, wanted)
     going: dict[int, list[Delivery]] = {}
     waiting: dict[Delivery, Entry] = {}
     for lane, candidates in lanes.items():
-        going[lane] = opening(candidates, heads.get(lane, []), routed_below, waiting)
+        earlier = before.get(lane, [])
+        opened, blocker = opening(earlier + candidates, heads.get(lane, []), routed_below)
+        going[lane] = opened[len(earlier) :]
+        if blocker is not None:
+            waiting.update(dict.fromkeys(candidates[len(going[lane]) :], blocker))
     hold(destination_id, waiting)
     return merged(due, going), len(waiting)
 
 
+def by_lane(deliveries: list[Delivery]) -> dict[int, list[Delivery]]:
+    """The ordered deliveries by lane, each lane's in its order."""
+    lanes: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        if delivery.lane is not None:
+            lanes[delivery.lane].append(delivery)
+    for deliveries_of_lane in lanes.values():
+        deliveries_of_lane.sort(key=lambda d: (d.position, d.pk))
+    return lanes
+
+
 def opening(
-    candidates: list[Delivery],
-    entries: list[Entry],
-    routed_below: int | None,
-    waiting: dict[Delivery, Entry],
-) -> list[Delivery]:
-    """The candidates that are the lane's first unfinished deliveries, in order. The first
-    that is not waits on the entry before it in the lane (added to `waiting`), and so do the
-    ones after it."""
+    candidates: list[Delivery], entries: list[Entry], routed_below: int | None
+) -> tuple[list[Delivery], Entry | None]:
+    """The candidates that are the lane's first unfinished deliveries, in order, and what the
+    first of the others waits on: the entry in its place. None where an event not yet routed
+    may come first, or the lane changed under the read: those wait for the next claim."""
     for index, delivery in enumerate(candidates):
         if routed_below is not None and routed_below < delivery.position:
-            return candidates[:index]  # an earlier event of this user may not be routed yet
+            return candidates[:index], None
         if index >= len(entries):
-            return candidates[:index]  # the lane changed under the read: next claim
+            return candidates[:index], None
         if entries[index].pk != delivery.pk:
-            waiting.update(dict.fromkeys(candidates[index:], entries[index]))
-            return candidates[:index]
-    return candidates
+            return candidates[:index], entries[index]
+    return candidates, None
 
 
 def merged(due: list[Delivery], going: dict[int, list[Delivery]]) -> list[Delivery]:
