@@ -139,3 +139,8 @@ def described(kind: str) -> str:
 def display(column_type: str) -> str:
     """How the registry names a type (PostgreSQL's own name, timestamptz shortened)."""
     return "timestamptz" if column_type == TIMESTAMP else column_type
+
+
+def named(shown: str) -> str:
+    """The type the registry shows as `shown`."""
+    return TIMESTAMP if shown == "timestamptz" else shown
