@@ -10,6 +10,8 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
+# A real Celery worker on the test database runs the loads of the crash test.
+from tests.destinations.delivery.conftest import start_worker  # noqa: F401
 from tests.tables.conftest import admin_url
 from warehouse import loader
 
