@@ -41,7 +41,8 @@ class TableLoad:
     added: list[columns.NewColumn] = field(default_factory=list)
     overflowed: list[str] = field(default_factory=list)
     discarded: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, reason)
-    # Every discard the table holds now, by (column, reason); None when it holds none.
+    # Every discard the table holds now, by (column, reason); None when it never held one
+    # (then they were not counted).
     discard_totals: dict[tuple[str, str], int] | None = None
     duration_ms: int = 0
 
@@ -249,7 +250,7 @@ def keep_discards(
         ).format(target),
         [table],
     )
-    return {(column, reason): count for column, reason, count in counts} or None
+    return {(column, reason): count for column, reason, count in counts}
 
 
 def insert_discards(connection: psycopg.Connection, target: sql.Composable, discards) -> None:

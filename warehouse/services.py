@@ -3,6 +3,7 @@ report recorded, a column widened in the warehouse and in the registry."""
 
 from datetime import datetime
 
+import psycopg
 from django.db import transaction
 
 from . import connection, merge, types
@@ -93,8 +94,15 @@ def widen_column(column: Column, to: str) -> Column:
     if to not in types.WIDER.get(types.named(column.type), ()):
         raise CannotWiden(f"{column.type} cannot be widened to {to}")
     table = column.table
-    with connection.connect(table.destination.config()["connection_url"]) as warehouse:
-        merge.widen(warehouse, table.schema, table.name, column.name, to)
+    try:
+        with connection.connect(table.destination.config()["connection_url"]) as warehouse:
+            merge.widen(warehouse, table.schema, table.name, column.name, to)
+    except connection.Unreachable as error:
+        raise CannotWiden(f"the warehouse cannot be reached: {error}") from None
+    except psycopg.Error as error:
+        raise CannotWiden(
+            connection.first_line(error, table.destination.config()["connection_url"])
+        ) from None
     column.type = types.display(to)
     column.save(update_fields=["type"])
     return column

@@ -6,14 +6,20 @@ import uuid
 import orjson
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from psycopg import sql
 
 from destinations.integrations import REGISTRY
+from destinations.models import Destination
 from destinations.services.destinations import check_connection, create_destination
+from tests.destinations.delivery.scenario import ingest_and_route
+from tests.destinations.delivery.scenario import track as sdk_track
 from tests.destinations.events import track
 from tests.tables.conftest import admin_url
+from tests.warehouse.test_delivery import load_now
 
 KIND = REGISTRY["postgres_warehouse"]
 
@@ -134,3 +140,19 @@ def test_the_dry_run_shows_the_rows_each_table_would_get_without_the_password():
     assert set(rows) == {"tracks", "signed_up"}
     assert rows["signed_up"][0]["endpoint"] == "/v1/search"
     assert b"hunter22" not in request.body
+
+
+def test_rotating_the_secrets_key_keeps_the_warehouse_loading(db, warehouse, settings, source):
+    destination = warehouse_destination(warehouse.url)
+    destination.sources.set([source])
+    old = settings.SECRETS_KEYS[0]
+    settings.SECRETS_KEYS = [new := Fernet.generate_key().decode(), old]
+
+    call_command("rotate_secrets")
+    settings.SECRETS_KEYS = [new]
+
+    rotated = Destination.objects.get(pk=destination.pk)
+    assert rotated.config()["connection_url"] == warehouse.url
+    ingest_and_route(source, sdk_track(1))
+    load_now(rotated)
+    assert len(warehouse.rows("tracks", schema="test_app")) == 1
