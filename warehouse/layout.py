@@ -10,6 +10,7 @@ column) is not dropped: it becomes a discard, kept in the warehouse with its rea
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from . import naming, types
@@ -155,7 +156,7 @@ class Layer:
         for column, key in OWN_KEYS.get(event["type"], {}).items():
             self.put(row, column, event.get(key), key, own=True)
         if event["type"] == "track":
-            name = naming.table_name(str(event.get("event") or ""))
+            name = table_of(str(event.get("event") or ""))
             self.put(row, "event", name or None, "event", own=True)
         context = event.get("context")
         if isinstance(context, dict):
@@ -207,6 +208,11 @@ class Layer:
         self.discards.append(Discard(row.table, column, row.id, value, reason, detail, received))
 
 
+@lru_cache(maxsize=4096)
+def table_of(event: str) -> str:
+    return naming.table_name(event)
+
+
 def flattened(value: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[tuple[tuple, Any]]:
     """(key path, value) of every leaf: objects are walked, arrays and scalars are leaves,
     nulls and empty objects make no column."""
@@ -218,6 +224,8 @@ def flattened(value: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[tuple[
             yield path, child
 
 
+# Events repeat their keys: naming a path once, not once an event, was most of a load's time.
+@lru_cache(maxsize=65536)
 def column_of(path: tuple[str, ...]) -> str:
     parts = [naming.snake_case(part) for part in path]
     if not all(parts):  # a key with nothing to name it ("", "!!!") names no column
