@@ -1,7 +1,6 @@
 """A warehouse: a PostgreSQL database of its own on the local server, made for the test and
 dropped after it (tests/tables makes its table sources' databases the same way)."""
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ from psycopg.rows import dict_row
 
 # A real Celery worker on the test database runs the loads of the crash test.
 from tests.destinations.delivery.conftest import start_worker  # noqa: F401
-from tests.tables.conftest import admin_url
+from tests.tables.conftest import admin_url, drop_database, new_database
 from warehouse import loader
 
 
@@ -56,26 +55,8 @@ class Warehouse:
         return self.rows("discards", schema, order="table_name, row_id, column_name")
 
 
-def make_database(name: str) -> None:
-    try:
-        server = psycopg.connect(admin_url("postgres"), autocommit=True, connect_timeout=2)
-    except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL server answers to hold the warehouse")
-    with server as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(admin_url("postgres"), autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 @pytest.fixture
 def warehouse() -> Iterator[Warehouse]:
-    # A uuid in the name: xdist workers and other checkouts on the server never share one.
-    name = f"warehouse_{uuid.uuid4().hex[:12]}"
-    make_database(name)
+    name = new_database()
     yield Warehouse(name)
     drop_database(name)
