@@ -138,6 +138,7 @@ SELECT count(*), count(d.delivered_at),
 FROM ingest_event e
 LEFT JOIN destinations_delivery d ON d.event_id = e.id AND d.status = 'delivered'
 WHERE e.source_id = %s AND e.received_at >= %s AND e.received_at < %s
+  AND e.user_id IS DISTINCT FROM %s
 """
 DESTINATION_DELIVERED_BETWEEN_SQL = """
 SELECT count(*) FROM destinations_delivery
@@ -165,9 +166,12 @@ class Window:
     p95_s: float
 
 
-def window_latency(source_id: int, start: datetime, end: datetime) -> Window:
+def window_latency(
+    source_id: int, start: datetime, end: datetime, except_user: str | None = None
+) -> Window:
+    """The events received in [start, end), but those of `except_user`."""
     with connection.cursor() as cursor:
-        cursor.execute(WINDOW_LATENCY_SQL, [source_id, start, end])
+        cursor.execute(WINDOW_LATENCY_SQL, [source_id, start, end, except_user])
         events, delivered, percentiles = cursor.fetchone()
     p50, p95 = percentiles or (float("nan"), float("nan"))
     return Window(events, delivered, float(p50), float(p95))

@@ -11,6 +11,7 @@ import http.client
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,9 +50,18 @@ class OpenLoop:
     """POSTs batches of `batch_size` events to `url`, `rate` requests a second."""
 
     def __init__(
-        self, url: str, headers: dict[str, str], rate: float, batch_size: int, seconds: float
+        self,
+        url: str,
+        headers: dict[str, str],
+        rate: float,
+        batch_size: int,
+        seconds: float,
+        body: Callable[[int], bytes] | None = None,
     ) -> None:
+        """`body(index)` is request index's body; by default, batch_size copies of the bench
+        event, each with a messageId of its own."""
         self.url = urlsplit(url)
+        self.body = body or self.copies
         self.headers = headers
         self.rate = rate
         self.batch_size = batch_size
@@ -82,8 +92,11 @@ class OpenLoop:
                 pool.submit(self.send, index, due)
         self.result.ended_at = datetime.now(UTC)
 
+    def copies(self, index: int) -> bytes:
+        return batch_json([f"e2e-{index}-{item}" for item in range(self.batch_size)])
+
     def send(self, index: int, due: float) -> None:
-        body = batch_json([f"e2e-{index}-{item}" for item in range(self.batch_size)])
+        body = self.body(index)
         started = time.monotonic()
         try:
             status = self.post(body)

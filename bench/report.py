@@ -112,6 +112,14 @@ ROWS = (
     Row("backlog drain, routed: many waiting", "drain_after_routing_eps_large", "events/s"),
     Row("backlog drain, routed: few waiting", "drain_after_routing_eps_small", "events/s"),
     Row("backlog drain, routed: many / few", "drain_after_routing_ratio", "ratio"),
+    # Issue 30: the soak over 10,000 users, order kept or not, and one user failing throughout.
+    Row("per-user order off: delivered", "order_off_eps", "events/s"),
+    Row("per-user order on: delivered", "order_on_eps", "events/s"),
+    Row("per-user order: on / off delivered", "order_on_to_off_eps_ratio", "ratio"),
+    Row("per-user order off: p95", "order_off_p95_s", "s"),
+    Row("per-user order on: p95", "order_on_p95_s", "s"),
+    Row("per-user order: on / off p95", "order_on_to_off_p95_ratio", "ratio"),
+    Row("one user failing: the others' p95", "order_failing_user_others_p95_s", "s"),
 )
 
 

@@ -15,9 +15,10 @@ Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wr
 BENCH_SOAK_SECONDS, BENCH_E2E_EPS, BENCH_TABLE_ROWS (the table source's rows, default
 1,000,000), BENCH_WAREHOUSE_EVENTS (the warehouse loader's, default 1,000,000), BENCH_ONLY (a
 comma-separated list of the sections to run, of ingest, engines, transformation, router,
-table, warehouse, e2e, capacity and drain; "delivery" is the last two; default all),
-BENCH_POISON_EVENTS (bench/poison.py), the capacity search's BENCH_CAPACITY*
-(bench/delivery.py) and the drain's BENCH_DRAIN* (bench/drain.py); the servers read
+table, warehouse, e2e, capacity, drain and ordering; "delivery" is capacity and drain;
+default all), BENCH_POISON_EVENTS (bench/poison.py), the capacity search's BENCH_CAPACITY*
+(bench/delivery.py), the drain's BENCH_DRAIN* (bench/drain.py) and per-user order's
+BENCH_ORDER* (bench/ordering.py); the servers read
 WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY as in production.
 """
 
@@ -38,14 +39,32 @@ from typing import Any  # noqa: E402
 import redis  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench import database, delivery, drain, endtoend, poison, report, tracking, wrk  # noqa: E402
+from bench import (  # noqa: E402
+    database,
+    delivery,
+    drain,
+    endtoend,
+    ordering,
+    poison,
+    report,
+    tracking,
+    wrk,
+)
 from bench.processes import Supervisor, free_port, interrupt_on_signals, wait_for_http  # noqa: E402
 
 RUN_DIR = BASE_DIR / "var" / "bench"
 GUNICORN_CONF = BASE_DIR / "project" / "gunicorn.conf.py"
 SECTIONS = (
-    *("ingest", "engines", "transformation", "router", "table", "warehouse", "e2e", "capacity"),
+    "ingest",
+    "engines",
+    "transformation",
+    "router",
+    "table",
+    "warehouse",
+    "e2e",
+    "capacity",
     "drain",
+    "ordering",
 )
 DRAIN_EVENTS = 200_000
 
@@ -58,6 +77,7 @@ class Plan:
     soak: endtoend.Soak
     capacity: delivery.Search
     drain: drain.Drain
+    ordering: ordering.Plan
     sections: frozenset[str]
 
     @classmethod
@@ -87,6 +107,7 @@ class Plan:
             ),
             capacity=delivery.Search.from_env(),
             drain=drain.Drain.from_env(DRAIN_EVENTS),
+            ordering=ordering.Plan.from_env(),
             sections=sections_from_env(),
         )
 
@@ -186,6 +207,10 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
         results |= delivery_capacity(stage, plan.capacity)
     if "drain" in sections:
         results |= backlog_drain(stage, plan.drain)
+    if "ordering" in sections and plan.ordering.enabled:
+        order = plan.ordering
+        step("ordering", f"{order.events_per_second:,} events/s over {order.users:,} users")
+        results |= ordering.run(stage, order)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return results
 

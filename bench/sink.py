@@ -1,7 +1,10 @@
 """The destination of the end-to-end benchmark: a local HTTP server that takes Metronome's
 ingest requests (a JSON array per request) and answers 200 at once.
 
-    python -m bench.sink PORT
+    python -m bench.sink PORT [CUSTOMER]
+
+With CUSTOMER, a request carrying an item of that customer_id is answered 503, whole: one
+customer's events failing continuously (bench/ordering.py).
 
 GET /stats answers {"requests": n, "items": n}: what arrived, to check against the database.
 """
@@ -26,6 +29,11 @@ class Tally:
 
 
 TALLY = Tally()
+REFUSED = sys.argv[2] if len(sys.argv) > 2 else None
+
+
+def refused(item: object) -> bool:
+    return isinstance(item, dict) and item.get("customer_id") == REFUSED
 
 
 class SinkHandler(BaseHTTPRequestHandler):
@@ -41,6 +49,9 @@ class SinkHandler(BaseHTTPRequestHandler):
             items = orjson.loads(body)
         except orjson.JSONDecodeError:
             self.answer(400, b'{"error":"invalid json"}')
+            return
+        if REFUSED and isinstance(items, list) and any(refused(item) for item in items):
+            self.answer(503, b'{"error":"refused"}')
             return
         TALLY.add(len(items) if isinstance(items, list) else 1)
         self.answer(200, b"{}")

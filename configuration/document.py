@@ -8,6 +8,7 @@ from typing import Any
 
 VERSION = 1
 REQUIRED: Any = object()
+KIND_DEFAULT: Any = object()  # what the destination's kind says (Kind.orders_per_user)
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENV = '{"env": "VARIABLE_NAME"}'
 SOURCE_KEYS = {"name", "enabled", "rate_limit", "write_key", "transformations"}
@@ -15,6 +16,7 @@ SOURCE_KEYS = {"name", "enabled", "rate_limit", "write_key", "transformations"}
 # column added to Destination or Mapping is one more line here.
 DESTINATION_COLUMNS: dict[str, tuple[str, Any]] = {
     "enabled": ("true or false", True),
+    "keep_order": ("true or false", KIND_DEFAULT),
     "max_concurrency": ("an integer", 4),
     "rate_limit": ("a number or null", None),
     "retry_base_seconds": ("a number", 10.0),

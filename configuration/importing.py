@@ -24,6 +24,7 @@ from .document import (
     DESTINATION_KEYS,
     DOCUMENT_KEYS,
     ENV,
+    KIND_DEFAULT,
     MAPPING_COLUMNS,
     REQUIRED,
     SOURCE_KEYS,
@@ -140,7 +141,12 @@ def _import_destination(
     # Where its secrets may go before the file moves it (services.secret_origins).
     before = secret_origins(destination) if destination else None
     destination = destination or Destination(name=name, kind=kind_key)
-    values = {key: take(item, key, *schema, path) for key, schema in DESTINATION_COLUMNS.items()}
+    values = {
+        key: take(
+            item, key, json_type, kind.orders_per_user if default is KIND_DEFAULT else default, path
+        )
+        for key, (json_type, default) in DESTINATION_COLUMNS.items()
+    }
     settings = take(item, "settings", "an object", {}, path)
     values["settings"] = _settings(kind, settings, f"{path}.settings")
     references = take(item, "secrets", "an object", {}, path)

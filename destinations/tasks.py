@@ -5,7 +5,7 @@ from celery import shared_task
 
 from infra import partitions
 
-from .delivery import doorbell, retention, routing, sweeper
+from .delivery import doorbell, lanes, retention, routing, sweeper
 from .delivery.dispatch import dispatch_mapping
 
 
@@ -25,6 +25,11 @@ def dispatch(mapping_id: int) -> None:
 @shared_task(name="destinations.sweep")
 def sweep() -> None:
     sweeper.sweep()
+
+
+@shared_task(name="destinations.release_held")
+def release_held() -> None:
+    lanes.release_orphans()
 
 
 @shared_task(name="destinations.purge")

@@ -128,6 +128,8 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "destinations.sweep", "schedule": 1.0, "options": {"expires": 5}},
+    # A held delivery whose blocker vanished (its mapping deleted, say) waits this long at most.
+    "held": {"task": "destinations.release_held", "schedule": 30.0, "options": {"expires": 25}},
     "purge": {"task": "destinations.purge", "schedule": 3600.0, "options": {"expires": 600}},
     # Partitions exist two days ahead; an hourly round leaves many chances to create them.
     "partitions": {

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from infra.admin_lists import ReadOnlyAdmin, cut, short_id, stamp
 
@@ -43,6 +44,7 @@ class QueueFilter(filters.LinkFilter):
         "waiting": (Delivery.Status.PENDING, Delivery.Status.IN_FLIGHT),
         "unfinished": (
             Delivery.Status.PENDING,
+            Delivery.Status.HELD,
             Delivery.Status.IN_FLIGHT,
             Delivery.Status.RETRYING,
         ),
@@ -159,6 +161,14 @@ class DeliveryAdmin(ReadOnlyLogAdmin):
 
     @admin.display(description="Status")
     def badge(self, delivery: Delivery) -> str:
+        if delivery.status == Delivery.Status.HELD and delivery.waits_on:
+            url = reverse("admin:destinations_delivery_change", args=[delivery.waits_on])
+            return format_html(
+                '{} <a class="waits-on" href="{}">waiting for {}</a>',
+                status_badge(delivery.status),
+                url,
+                delivery.waits_on,
+            )
         return status_badge(delivery.status)
 
     @admin.display(description="Tries")

@@ -132,7 +132,7 @@ class DestinationAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Destination | None = None):
         form = destination_form(kind_of(request, obj))
         return [
-            (None, {"fields": ("name", "kind_name", "enabled", "sources")}),
+            (None, {"fields": ("name", "kind_name", "enabled", "keep_order", "sources")}),
             ("Settings", {"fields": form.setting_keys(advanced=False)}),
             (
                 "Advanced settings",
@@ -140,6 +140,12 @@ class DestinationAdmin(admin.ModelAdmin):
             ),
             ("Delivery", {"fields": DELIVERY_TUNING, "classes": ("collapse",)}),
         ]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        if kind := REGISTRY.get(request.GET.get("kind", "")):
+            initial.setdefault("keep_order", kind.orders_per_user)
+        return initial
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context=None

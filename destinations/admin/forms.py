@@ -53,7 +53,7 @@ class DestinationForm(forms.ModelForm):
 
     class Meta:
         model = Destination
-        fields = ("name", "enabled", "sources")
+        fields = ("name", "enabled", "keep_order", "sources")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

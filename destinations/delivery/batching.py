@@ -34,11 +34,13 @@ from infra import planner
 
 from ..integrations.base import Action, Config
 from ..models import Delivery, Destination, DestinationState, Mapping
-from . import doorbell, tallies
+from . import doorbell, lanes, tallies
 from .retries import MIN_ATTEMPTS_BEFORE_GIVING_UP
 
 DUE = (Delivery.Status.PENDING, Delivery.Status.RETRYING)
 WORKER_LOST = "WORKER_LOST"
+# Reads of a claim whose due deliveries all had to wait on their users' lanes.
+REREADS = 3
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def claim_batch(mapping_id: int) -> Batch | None:
             return None
         size = 1 if probe else mapping.effective_batch_size
         requests = requests_per_claim(destination, size, probe)
-        due = due_deliveries(mapping, size * requests)
+        due = due_in_order(mapping, size * requests)
         if not due:
             return None
         groups = request_groups(due, size, mapping.action_spec.max_batch_bytes)
@@ -142,10 +144,32 @@ def in_flight_requests(destination: Destination, now: datetime) -> int:
     return held.values("claim").distinct().count()
 
 
-def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
+def due_in_order(mapping: Mapping, size: int) -> list[Delivery]:
+    """The deliveries to claim: the first due ones, and at a destination that keeps order,
+    those of them that open their user's lane (lanes.py). A read whose deliveries all had to
+    wait is read again past them, a few times, so that one blocked user, however busy, does
+    not stop the claim."""
+    due = due_deliveries(mapping, size)
+    if not mapping.destination.keep_order:
+        return due
+    seen: list[int] = []
+    for _ in range(REREADS):
+        going, held = lanes.in_order(mapping.destination_id, due)
+        seen += [delivery.pk for delivery in due]
+        if going or not held:
+            return going
+        due = due_deliveries(mapping, size, seen)
+    # Due deliveries may be left behind the ones held: this claim is over, not the work.
+    transaction.on_commit(lambda: doorbell.ring_dispatchers([mapping.pk]))
+    return []
+
+
+def due_deliveries(mapping: Mapping, size: int, seen: list[int] = ()) -> list[Delivery]:
     due = Delivery.objects.filter(
         mapping=mapping, status__in=DUE, next_attempt_at__lte=timezone.now()
     ).order_by("next_attempt_at", "id")
+    if seen:
+        due = due.exclude(pk__in=seen)
     fields = (
         "id",
         "event_id",
@@ -156,6 +180,8 @@ def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
         "first_attempt_at",
         "next_attempt_at",
         "replay",
+        "lane",
+        "position",
     )
     planner.in_index_order()
     return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
@@ -226,8 +252,8 @@ def reclaim_expired_leases() -> int:
         expired = Delivery.objects.filter(
             status=Delivery.Status.IN_FLIGHT, lease_expires_at__lte=now
         ).select_for_update(skip_locked=True)
-        rows = list(expired.values_list("pk", "destination_id"))
-        pks = [pk for pk, _ in rows]
+        rows = list(expired.values_list("pk", "destination_id", "lane"))
+        pks = [pk for pk, _, _ in rows]
         Delivery.objects.filter(pk__in=pks).update(
             status=Delivery.Status.RETRYING,
             attempts=F("attempts") + 1,
@@ -244,8 +270,10 @@ def reclaim_expired_leases() -> int:
         status = Delivery.Status
         outcomes = Counter(
             (destination_id, status.FAILED if pk in failed else status.RETRYING)
-            for pk, destination_id in rows
+            for pk, destination_id, _ in rows
         )
+        for destination_id, lane in {(d, lane) for pk, d, lane in rows if pk in failed}:
+            lanes.after_finishing(destination_id, [lane])
         tallies.count_outcomes(outcomes, now)
         # A probe whose worker died must not hold the circuit shut forever.
         stale_probes = DestinationState.objects.filter(probing=True).exclude(

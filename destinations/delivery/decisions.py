@@ -34,6 +34,7 @@ class Route:
     destination_name: str
     kind_name: str
     fields: dict[str, Any]
+    keep_order: bool = False
     trigger: triggers.Trigger | None = None
     action: Action | None = None
     problem: str = ""
@@ -46,6 +47,7 @@ class Route:
             "destination_id": destination.pk,
             "destination_name": destination.name,
             "fields": mapping.fields,
+            "keep_order": destination.keep_order,
         }
         try:
             return cls(

@@ -11,10 +11,11 @@ from ingest.models import Event
 from ..models import Delivery
 
 # Counted apart, each group the predicate of a partial index (delivery_due,
-# delivery_in_flight): together, the planner reads delivery_log's whole index instead.
+# delivery_in_flight, delivery_held): together, the planner reads delivery_log's whole index.
 UNFINISHED = (
     (Delivery.Status.PENDING, Delivery.Status.RETRYING),
     (Delivery.Status.IN_FLIGHT,),
+    (Delivery.Status.HELD,),
 )
 
 

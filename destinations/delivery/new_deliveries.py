@@ -16,7 +16,7 @@ import orjson
 from infra.bulk import insert_rows
 
 from ..models import Delivery
-from . import tallies
+from . import lanes, tallies
 from .decisions import Decision, Route, decide
 from .transforming import Failure, Form
 
@@ -42,6 +42,8 @@ class NewDelivery:
     error_message: str = ""
     part: int = 0
     transformed_by: list[int] | None = None
+    lane: int | None = None
+    position: int | None = None
 
     def fail(self, code: str, message: str) -> "NewDelivery":
         self.status = Delivery.Status.FAILED
@@ -61,11 +63,13 @@ def new_delivery(
     outcome: Failure | Decision | None = None,
     replay_of: Delivery | None = None,
     replay=False,
+    position: int | None = None,
 ) -> NewDelivery:
     """A pending delivery with its mapped payload, or a failed one saying why there is none.
     `form` is the event as transformed (the event itself when None); `outcome` is the
     transformation's failure or the mapping's decision (made here, whatever the trigger says,
-    when None: a replay of a delivery made before)."""
+    when None: a replay of a delivery made before). At a destination that keeps order, its
+    user's lane and its `position` there: its event's id unless given (a replay's)."""
     form = form or Form(event.payload)
     delivery = empty_delivery(event, route, now, replay_of, replay)
     delivery.part = form.part
@@ -78,6 +82,8 @@ def new_delivery(
         return delivery.fail(decision.problem.code, decision.problem.message)
     delivery.payload = decision.payload
     delivery.payload_bytes = len(orjson.dumps(delivery.payload))
+    if route.keep_order and (lane := lanes.lane_of(form.payload)) is not None:
+        delivery.lane, delivery.position = lane, position or event.pk
     return delivery
 
 

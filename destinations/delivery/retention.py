@@ -48,12 +48,12 @@ LIVE_SQL = """
 SELECT count(*) FROM {partition} AS delivery
 JOIN destinations_destination AS destination ON destination.id = delivery.destination_id
 WHERE delivery.status = 'in_flight' OR (
-    delivery.status IN ('pending', 'retrying')
+    delivery.status IN ('pending', 'retrying', 'held')
     AND coalesce(delivery.first_attempt_at, delivery.created_at)
         > %s - destination.retry_window_seconds * interval '1 second'
 )
 """
-STALE_SQL = "SELECT count(*) FROM {partition} WHERE status IN ('pending', 'retrying')"
+STALE_SQL = "SELECT count(*) FROM {partition} WHERE status IN ('pending', 'retrying', 'held')"
 # Through event_unrouted, the router's partial index: a few entries, however full the partition.
 UNROUTED_SQL = "SELECT count(*) FROM {partition} WHERE routed_at IS NULL"
 

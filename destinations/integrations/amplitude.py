@@ -400,4 +400,5 @@ KIND = Kind(
         Preset("Identify calls", "identify_user", 'type = "identify"'),
     ),
     connection_test=ConnectionTest(test_request),
+    orders_per_user=True,
 )

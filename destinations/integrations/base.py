@@ -230,6 +230,9 @@ class Kind:
     actions: tuple[Action, ...]
     presets: tuple[Preset, ...] = ()
     connection_test: ConnectionTest | None = None
+    # The vendor builds per-user state from a sequence (profiles, aliases, contexts): its
+    # destinations keep each user's order unless told otherwise.
+    orders_per_user: bool = False
     all_settings: tuple[Setting, ...] = field(init=False)
 
     def __post_init__(self) -> None:

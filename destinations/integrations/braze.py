@@ -437,4 +437,5 @@ KIND = Kind(
     ),
     # A good key earns 400 for the empty body; an unknown one 401 (or 404).
     connection_test=ConnectionTest(test_request, frozenset({*range(200, 300), 400})),
+    orders_per_user=True,
 )

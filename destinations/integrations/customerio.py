@@ -378,4 +378,5 @@ KIND = Kind(
         Preset("Delete person", "delete_person", DELETE_PERSON.default_trigger),
     ),
     connection_test=ConnectionTest(test_request),
+    orders_per_user=True,
 )

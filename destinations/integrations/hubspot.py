@@ -430,4 +430,5 @@ KIND = Kind(
         Preset("Upsert companies", "upsert_company", UPSERT_COMPANY.default_trigger),
     ),
     connection_test=ConnectionTest(test_request),
+    orders_per_user=True,
 )

@@ -339,4 +339,5 @@ KIND = Kind(
         Preset("Upsert profiles", "upsert_profile", UPSERT_PROFILE.default_trigger),
     ),
     connection_test=ConnectionTest(test_request),
+    orders_per_user=True,
 )

@@ -199,4 +199,5 @@ KIND = Kind(
         Preset("Alias users", "alias_user", ALIAS_USER.default_trigger),
     ),
     connection_test=ConnectionTest(test_request),
+    orders_per_user=True,
 )

@@ -423,4 +423,5 @@ KIND = Kind(
         Preset("Group calls", "group_identify", 'type = "group"'),
     ),
     connection_test=ConnectionTest(test_request, frozenset({*range(200, 300), 400})),
+    orders_per_user=True,
 )

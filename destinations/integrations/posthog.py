@@ -286,4 +286,5 @@ KIND = Kind(
         Preset("Identify users", "identify", IDENTIFY.default_trigger),
     ),
     connection_test=ConnectionTest(test_request),
+    orders_per_user=True,
 )

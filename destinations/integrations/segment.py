@@ -224,4 +224,5 @@ KIND = Kind(
     ),
     # RudderStack refuses an empty batch with 400, after it has accepted the write key.
     connection_test=ConnectionTest(test_request, frozenset({*range(200, 300), 400})),
+    orders_per_user=True,
 )

@@ -58,6 +58,16 @@ class Destination(models.Model):
     breaker_cooldown_seconds = models.FloatField(
         default=30.0, help_text="How long a pause lasts before one probe request."
     )
+    # Per-user order (docs/delivery.md, "Per-user order"); a new destination takes its kind's
+    # default (Kind.orders_per_user): the admin's form, config as code and the services say so.
+    keep_order = models.BooleanField(
+        "keep order per user",
+        default=False,
+        help_text=(
+            "Send each user's events in the order they were received: while one waits for a "
+            "retry, that user's later events wait behind it; other users go on."
+        ),
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

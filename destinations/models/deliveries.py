@@ -7,7 +7,8 @@ from django.db import models
 
 class DeliveryQuerySet(models.QuerySet):
     def of(self, deliveries: Sequence["Delivery"]) -> "DeliveryQuerySet":
-        """These rows, looked for only in the partitions that hold them."""
+        """These rows, looked for only in the partitions that hold them (anything with a pk
+        and an event_received_at will do: lanes.Entry too)."""
         if not deliveries:
             return self.none()
         received = [delivery.event_received_at for delivery in deliveries]
@@ -15,6 +16,10 @@ class DeliveryQuerySet(models.QuerySet):
             pk__in=[delivery.pk for delivery in deliveries],
             event_received_at__range=(min(received), max(received)),
         )
+
+
+# What still has to reach the destination, a held delivery included.
+UNFINISHED = ["pending", "retrying", "in_flight", "held"]
 
 
 class Delivery(models.Model):
@@ -29,6 +34,7 @@ class Delivery(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        HELD = "held"
         IN_FLIGHT = "in_flight"
         RETRYING = "retrying"
         DELIVERED = "delivered"
@@ -73,6 +79,12 @@ class Delivery(models.Model):
     # A replay is sent again on purpose: from the admin or a replay service (docs/delivery.md,
     # "Replay").
     replay = models.BooleanField(default=False)
+    # Per-user order (docs/delivery.md, "Per-user order"): the user's lane at the destination
+    # (a hash of userId, else anonymousId; empty when the destination keeps no order or the
+    # event names no user), where the delivery stands in it, and what a held one waits on.
+    lane = models.BigIntegerField(null=True, blank=True)
+    position = models.BigIntegerField(null=True, blank=True)
+    waits_on = models.BigIntegerField(null=True, blank=True)
     replay_of = models.ForeignKey(
         "self",
         null=True,
@@ -103,6 +115,19 @@ class Delivery(models.Model):
                 fields=["mapping", "next_attempt_at", "id"],
                 name="delivery_due",
                 condition=models.Q(status__in=["pending", "retrying"]),
+            ),
+            # A lane's unfinished deliveries in its order: a claim reads the first few of each
+            # lane it would send to (delivery/lanes.py).
+            models.Index(
+                fields=["destination", "lane", "position", "id"],
+                name="delivery_lane",
+                condition=models.Q(lane__isnull=False, status__in=UNFINISHED),
+            ),
+            # The held ones alone, to release them without reading a lane's whole backlog.
+            models.Index(
+                fields=["destination", "lane", "position", "id"],
+                name="delivery_held",
+                condition=models.Q(status="held"),
             ),
             models.Index(
                 fields=["destination", "lease_expires_at"],

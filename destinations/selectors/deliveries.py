@@ -24,6 +24,7 @@ LOG_COLUMNS = (
     "last_status_code",
     "error_code",
     "replay",
+    "waits_on",
     "destination__name",
     "mapping__name",
     "event__message_id",

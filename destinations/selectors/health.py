@@ -23,6 +23,7 @@ from ..models import (
     TransformationVersion,
 )
 from . import overview
+from .holds import Holds, holds_of
 from .overview import (
     COUNT_CAP,
     WINDOW,
@@ -61,6 +62,7 @@ class DestinationHealth:
     # The current versions of the transformations the destination's events go through (its
     # sources' and its own), with the events each failed on.
     transformations: list[TransformationVersion] = field(default_factory=list)
+    holds: Holds | None = None  # at a destination that keeps order: users held, oldest hold
 
     @property
     def delivered(self) -> int:
@@ -117,6 +119,7 @@ def health_figures(destination: Destination, hours: list[datetime]) -> Destinati
         state=state_of(figures),
         count_cap=cap,
         transformations=transformation_versions(destination),
+        holds=holds_of([destination.pk]).get(destination.pk) if figures.now_held else None,
     )
 
 

@@ -34,6 +34,7 @@ from ..models import (
     OutcomeCount,
     ReceivedCount,
 )
+from .holds import Holds, holds_of
 
 WINDOW = timedelta(hours=24)
 # Counts of unfinished work stop at this: "10,000+" says enough, and counting a large
@@ -86,6 +87,7 @@ class DestinationOverview:
     hours: list[DestinationHour]  # every hour the window touches, oldest first
     retried: int = 0  # retries scheduled in the window (a delivery retried twice counts 2)
     oldest_pending_at: datetime | None = None  # created_at of its oldest pending or retrying
+    holds: Holds | None = None  # users held behind an earlier delivery of theirs, if any
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def source_overview(
 
 def with_current_figures(destinations: QuerySet[Destination], cap: int) -> QuerySet[Destination]:
     """The destinations with their state, and what waits for each now: `now_<status>` counts
-    (pending, in flight, retrying; each at most `cap`) and `oldest_<status>` (created_at of
+    (pending, in flight, retrying, held; each at most `cap`) and `oldest_<status>` (created_at of
     the oldest pending or retrying delivery), all in one query.
 
     Each is a subquery on (destination_id, status), the leading columns of delivery_log
@@ -219,6 +221,7 @@ def with_current_figures(destinations: QuerySet[Destination], cap: int) -> Query
         now_pending=capped(status.PENDING),
         now_in_flight=capped(status.IN_FLIGHT),
         now_retrying=capped(status.RETRYING),
+        now_held=capped(status.HELD),
         oldest_pending=oldest(status.PENDING),
         oldest_retrying=oldest(status.RETRYING),
     )
@@ -230,6 +233,7 @@ def destination_overviews(
     ids = [destination.pk for destination in destinations]
     outcomes = outcome_counts(ids, hours[0])
     p95s = p95_latencies(ids, hours[0])
+    holds = holds_of([destination.pk for destination in destinations if destination.now_held])
     for destination in destinations:
         series = destination_series(destination.pk, hours, outcomes)
         state = state_of(destination)
@@ -245,6 +249,7 @@ def destination_overviews(
             hours=series,
             retried=sum(hour.retried for hour in series),
             oldest_pending_at=oldest_waiting(destination),
+            holds=holds.get(destination.pk),
         )
 
 

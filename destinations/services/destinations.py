@@ -10,7 +10,8 @@ from django.db import transaction
 from infra import encryption
 from ingest.models import Source
 
-from ..delivery import transport
+from ..delivery import lanes, transport
+from ..integrations import REGISTRY
 from ..integrations.base import Kind
 from ..models import Destination, Mapping
 
@@ -26,8 +27,16 @@ def create_destination(
     sources: Iterable[Source] = (),
     enabled: bool = True,
 ) -> Destination:
-    """Add a destination and a mapping for each of its kind's presets."""
-    destination = Destination(name=name, kind=kind, settings=dict(settings or {}), enabled=enabled)
+    """Add a destination and a mapping for each of its kind's presets; it keeps order per user
+    if its kind does."""
+    spec = REGISTRY.get(kind)
+    destination = Destination(
+        name=name,
+        kind=kind,
+        settings=dict(settings or {}),
+        enabled=enabled,
+        keep_order=spec.orders_per_user if spec else False,
+    )
     destination.set_secrets(dict(secrets or {}))
     destination.full_clean()
     destination.save()
@@ -185,6 +194,9 @@ def save_destination(destination: Destination, typed: MappingType[str, str]) -> 
     # have dropped them.
     destination.set_secrets(dict(stored.secrets) | {k: v for k, v in typed.items() if v})
     destination.save()
+    if stored.keep_order and not destination.keep_order:
+        # Nothing would release them now; the sweeper would, within half a minute.
+        transaction.on_commit(lambda: lanes.release_destination(destination.pk))
     return unbind_secrets(destination, before, typed)
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ingest.models import Event, Source
 
-from ..delivery import doorbell
+from ..delivery import doorbell, lanes
 from ..delivery.decisions import Route
 from ..delivery.new_deliveries import NewDelivery, insert_deliveries, new_delivery, routing_failed
 from ..delivery.routing import leg_metadata, route_leg
@@ -54,13 +54,13 @@ def reroute_source(source: Source, destination: Destination, start: datetime, en
     ]
     chains = Chains()
     events = Event.objects.filter(source=source, received_at__gte=start, received_at__lt=end)
-    now = timezone.now()
+    now, position = timezone.now(), lanes.last_position()
     replays = []
     for event in events.only("id", "source_id", "received_at", "payload").iterator(1000):
         try:
             transformed = chains.run(event, source, destination)
             replays += [
-                new_delivery(event, route, now, *outcome, replay=True)
+                new_delivery(event, route, now, *outcome, replay=True, position=position)
                 for route, outcome in route_leg(event, transformed, routes)
                 if not isinstance(outcome, str)
             ]
@@ -99,7 +99,7 @@ def _replay(originals) -> int:
     routes: dict[int, Route] = {}
     chains = Chains()
     replayed: set[tuple[int, int]] = set()
-    now = timezone.now()
+    now, position = timezone.now(), lanes.last_position()
     replays = []
     for original in originals.iterator(chunk_size=1000):
         mapping: Mapping = original.mapping
@@ -111,21 +111,22 @@ def _replay(originals) -> int:
         if chains.any(event.source_id, mapping.destination_id):
             replayed.add((event.pk, mapping.pk))  # the parts of a fanned-out event, once
         try:
-            replays += replays_of(original, route, chains, now)
+            replays += replays_of(original, route, chains, now, position)
         except Exception as error:  # one event's content fails it alone, as in the router
             replays.append(routing_failed(event, route, now, error, replay_of=original))
     return _queue(replays, chains)
 
 
 def replays_of(
-    original: Delivery, route: Route, chains: Chains, now: datetime
+    original: Delivery, route: Route, chains: Chains, now: datetime, position: int
 ) -> list[NewDelivery]:
+    """The delivery's replays, after everything queued for its user (`position`)."""
     event, mapping = original.event, original.mapping
     if not chains.any(event.source_id, mapping.destination_id):
-        return [new_delivery(event, route, now, replay_of=original)]
+        return [new_delivery(event, route, now, replay_of=original, position=position)]
     transformed = chains.run(event, event.source, mapping.destination)
     return [
-        new_delivery(event, route, now, *outcome, replay_of=original)
+        new_delivery(event, route, now, *outcome, replay_of=original, position=position)
         for _, outcome in route_leg(event, transformed, [route])
         if not isinstance(outcome, str)
     ]

@@ -14,7 +14,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from destinations.models import AttemptLink, Delivery, DeliveryAttempt  # noqa: E402
+from destinations.models import AttemptLink, Delivery, DeliveryAttempt, Destination  # noqa: E402
 from ingest.models import Event, Source  # noqa: E402
 from tests.destinations.admin.factories import metronome, store_deliveries  # noqa: E402
 
@@ -24,7 +24,7 @@ STATUSES = [status.value for status in Delivery.Status]
 def fill() -> None:
     # The rows are written with today's models, on the schema of an older migration: columns
     # added since stand in, nullable, while they are written, and go again.
-    with columns_of_today(Delivery):
+    with columns_of_today(Delivery), columns_of_today(Destination):
         write_rows()
 
 

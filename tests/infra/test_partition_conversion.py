@@ -77,9 +77,10 @@ def test_converting_to_partitions_keeps_every_row_of_every_status(database_url):
     assert set(kinds(database_url).values()) == {"p"}
     after = orjson.loads(run(database_url, "-m", "tests.infra.conversion_rows", "read"))
     assert after == before
-    assert len(after["deliveries"]) == 15
+    assert len(after["deliveries"]) == 18
     assert {status for _, _, status, _ in after["deliveries"]} == {
         "pending",
+        "held",
         "in_flight",
         "retrying",
         "delivered",

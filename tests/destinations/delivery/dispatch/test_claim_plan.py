@@ -1,6 +1,7 @@
 """The claim costs O(batch), not O(backlog) (destinations/delivery/batching.py): on a million
 due deliveries over five partitions, without statistics (autovacuum has not run), the due query
-is a Merge Append of index scans that read about a batch of entries and stop; no Sort."""
+is a Merge Append of index scans that read about a batch of entries and stop; no Sort. At a
+destination that keeps order per user, the lanes' query reads a few entries per lane."""
 
 from datetime import timedelta
 
@@ -22,18 +23,22 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def backlog(billing, mapping):
+def write_backlog(mapping, users: int = 0):
     # Days of partitions of the test's own, past any other test's: created in its transaction,
     # they go with its rollback, rows and all, and leave no million dead rows in today's.
     start = timezone.now() - timedelta(days=40)
     partitions.ensure_partitions(start - timedelta(days=4), start + timedelta(days=1))
     later = timezone.now() + timedelta(hours=1)
-    params = {"mapping": mapping.pk, "destination": billing.pk, "rows": BACKLOG}
-    params |= {"start": start, "later": later}
+    params = {"mapping": mapping.pk, "destination": mapping.destination_id, "rows": BACKLOG}
+    params |= {"start": start, "later": later, "users": users}
     with connection.cursor() as cursor:
         cursor.execute(BACKLOG_SQL, params)
     return mapping
+
+
+@pytest.fixture
+def backlog(billing, mapping):
+    return write_backlog(mapping)
 
 
 def test_a_claim_reads_a_batch_of_index_entries_whatever_the_backlog_oldest_first(backlog):
@@ -53,3 +58,31 @@ def test_a_claim_reads_a_batch_of_index_entries_whatever_the_backlog_oldest_firs
     due = [(d.next_attempt_at, d.pk) for d in batch.deliveries]
     assert len(due) == BATCH and due == sorted(due)
     assert all(d.attempts == 0 for d in batch.deliveries)  # not the retries waiting an hour
+
+
+def test_an_ordered_claim_reads_a_few_entries_of_each_lane_it_meets_whatever_the_backlog(
+    billing, mapping
+):
+    billing.keep_order = True
+    billing.save()
+    write_backlog(mapping, users=10_000)  # and one busy user with a third of them
+    with CaptureQueriesContext(connection) as queries:
+        batch = claim_batch(mapping.pk)
+    [lanes_query] = [q["sql"] for q in queries if "CROSS JOIN LATERAL" in q["sql"]]
+
+    plan = plan_of(lanes_query)
+
+    assert not sorts(plan)
+    read = [node for node in scans(plan) if node["Node Type"] != "Function Scan"]
+    assert all(node["Node Type"] == "Index Scan" for node in read)
+    entries = sum(node["Actual Rows"] * node["Actual Loops"] for node in read)
+    [lanes] = [node["Actual Rows"] for node in scans(plan) if node["Node Type"] == "Function Scan"]
+    partitions_read = len({node["Relation Name"] for node in read})
+    # Each lane's first entries, a batch's worth in all, and the one each partition's scan
+    # starts on: the busy user's third of a million stays unread.
+    assert 1 < lanes <= BATCH and partitions_read >= 5
+    assert entries <= BATCH + lanes * partitions_read
+    positions = {}
+    for delivery in batch.deliveries:
+        assert positions.get(delivery.lane, -1) < delivery.position
+        positions[delivery.lane] = delivery.position

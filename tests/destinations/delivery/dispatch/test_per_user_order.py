@@ -1,0 +1,262 @@
+"""Per-user order at one destination (docs/delivery.md, "Per-user order"), claim by claim in
+the test's own process; tests/destinations/delivery/test_per_user_order_workers.py runs it on
+real workers."""
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from destinations.delivery import lanes
+from destinations.delivery.batching import claim_batch, reclaim_expired_leases
+from destinations.delivery.dispatch import deliver
+from destinations.models import Delivery, Destination, Mapping
+from destinations.services.destinations import create_destination, save_destination
+from destinations.services.replays import replay_deliveries
+from ingest.models import Event
+from tests.destinations.delivery.dispatch.helpers import SECOND, configure, dispatch_once
+from tests.destinations.delivery.scenario import ingest_and_route
+from tests.destinations.delivery.sinks import Received, always
+
+# Lanes open after the transaction that finished their blocker commits: these tests commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IDENTIFY = 'type = "identify"'
+TRACK = 'type = "track"'
+
+
+def event(user: str | None, number: int, kind: str = "track", **extra) -> dict:
+    message = {"type": kind, "messageId": f"{user}-{number}", "properties": {"n": number}}
+    if kind == "track":
+        message["event"] = "Step"
+    return message | ({"userId": user} if user else {"anonymousId": ""}) | extra
+
+
+def hook(destination: Destination, name: str, trigger: str, sink, batch_size=10) -> Mapping:
+    return destination.mappings.create(
+        name=name,
+        action="send",
+        trigger=trigger,
+        batch_size=batch_size,
+        flush_interval=0,
+        fields={
+            "url": f"{sink.url}/{name}",
+            "method": "POST",
+            "data": {"@path": "$."},
+            "enable_batching": True,
+        },
+    )
+
+
+@pytest.fixture
+def ordered(source, sink) -> Destination:
+    destination = create_destination("webhook", "Profiles", sources=[source])
+    # Retries wait ten minutes unless a test makes them due.
+    return configure(destination, keep_order=True, retry_base_seconds=600)
+
+
+@pytest.fixture
+def tracks(ordered, sink) -> Mapping:
+    return hook(ordered, "tracks", TRACK, sink)
+
+
+def arrived(sink) -> list[str]:
+    """The messageIds the sink accepted, in the order it accepted them."""
+    return [item["messageId"] for item in sink.items()]
+
+
+def status_of(message_id: str) -> str:
+    return Delivery.objects.get(event__message_id=message_id, replay=False).status
+
+
+def refuse_first_request_of(user: str, status: int = 503):
+    refused: list[Received] = []
+
+    def answer(request: Received):
+        if not refused and any(item.get("userId") == user for item in request.json()):
+            refused.append(request)
+            return status, {}, b"{}"
+        return 200, {}, b"{}"
+
+    return answer
+
+
+def test_a_users_later_events_wait_while_an_earlier_one_waits_for_a_retry(source, sink, tracks):
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1), event("bob", 1), event("ann", 2), event("bob", 2))
+    sink.answer = refuse_first_request_of("ann")
+    for _ in range(3):  # ann-1 refused; bob-1; ann-2 held, so bob-2
+        dispatch_once(tracks)
+    assert claim_batch(tracks.pk) is None
+    assert arrived(sink) == ["bob-1", "bob-2"]
+    assert status_of("ann-1") == "retrying"
+    held = Delivery.objects.get(event__message_id="ann-2")
+    assert held.status == "held"
+    assert held.waits_on == Delivery.objects.get(event__message_id="ann-1").pk
+
+    Delivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now() - SECOND)
+    dispatch_once(tracks)
+    assert status_of("ann-2") == "pending"  # ann-1 delivered: the lane opened
+    dispatch_once(tracks)
+    assert arrived(sink) == ["bob-1", "bob-2", "ann-1", "ann-2"]
+
+
+def test_an_identify_mapping_and_a_track_mapping_of_one_destination_share_one_order(
+    source, sink, ordered, tracks
+):
+    identifies = hook(ordered, "identifies", IDENTIFY, sink)
+    ingest_and_route(source, event("ann", 1, "identify"), event("ann", 2), event("bob", 3))
+    dispatch_once(tracks)
+    assert arrived(sink) == ["bob-3"]
+    assert status_of("ann-2") == "held"
+    dispatch_once(identifies)
+    dispatch_once(tracks)
+    assert arrived(sink) == ["bob-3", "ann-1", "ann-2"]
+    assert [r.path for r in sink.received] == ["/tracks", "/identifies", "/tracks"]
+
+
+def test_a_permanent_failure_releases_the_deliveries_behind_it(source, sink, tracks):
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1), event("ann", 2))
+    sink.answer = refuse_first_request_of("ann", status=400)
+    dispatch_once(tracks)
+    assert status_of("ann-1") == "failed"
+    dispatch_once(tracks)
+    assert status_of("ann-2") == "delivered"
+
+
+def test_one_request_carries_a_users_consecutive_events_in_their_order(source, sink, tracks):
+    ingest_and_route(source, *[event("ann", n) for n in range(1, 4)], event("bob", 1))
+    dispatch_once(tracks)
+    assert arrived(sink) == ["ann-1", "ann-2", "ann-3", "bob-1"]
+    assert len(sink.received) == 1
+
+
+def test_a_retry_made_due_again_goes_before_the_later_events_of_its_user(source, sink, tracks):
+    ingest_and_route(source, event("ann", 1))
+    sink.answer = always(503)
+    dispatch_once(tracks)
+    ingest_and_route(source, event("ann", 2))
+    # ann-2 came in while ann-1 waited and is due before it: the request still keeps the order.
+    Delivery.objects.filter(event__message_id="ann-1").update(next_attempt_at=timezone.now())
+    sink.answer = always(200)
+    dispatch_once(tracks)
+    assert arrived(sink) == ["ann-1", "ann-2"]
+
+
+def test_a_replay_is_sent_after_what_is_already_queued_for_its_user(source, sink, tracks):
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1))
+    dispatch_once(tracks)
+    ingest_and_route(source, event("ann", 2))
+    replay_deliveries([Delivery.objects.get(event__message_id="ann-1").pk])
+    dispatch_once(tracks)
+    dispatch_once(tracks)
+    assert arrived(sink) == ["ann-1", "ann-2", "ann-1"]
+
+
+def test_a_lane_is_the_user_id_else_the_anonymous_id_and_an_event_without_either_has_none():
+    assert lanes.lane_of({"userId": "ann", "anonymousId": "x"}) == lanes.lane_of({"userId": "ann"})
+    assert lanes.lane_of({"userId": "", "anonymousId": "x"}) == lanes.lane_of({"userId": "x"})
+    assert lanes.lane_of({"userId": 42}) == lanes.lane_of({"userId": "42"})
+    assert lanes.lane_of({"userId": "ann"}) != lanes.lane_of({"userId": "bob"})
+    assert lanes.lane_of({"userId": None, "anonymousId": ""}) is None
+    assert lanes.lane_of({}) is None
+    assert lanes.lane_of(["not", "an", "event"]) is None
+
+
+def test_a_delivery_waits_until_every_event_received_before_it_is_routed(source, sink, tracks):
+    ingest_and_route(source, event("ann", 1), event("ann", 2))
+    # ann-1's chunk is still being routed by another router: its delivery is not there yet.
+    Delivery.objects.filter(event__message_id="ann-1").delete()
+    Event.objects.filter(message_id="ann-1").update(routed_at=None)
+    assert claim_batch(tracks.pk) is None
+    assert status_of("ann-2") == "pending"
+    Event.objects.filter(message_id="ann-1").update(routed_at=timezone.now())
+    dispatch_once(tracks)
+    assert arrived(sink) == ["ann-2"]
+
+
+def test_with_the_setting_off_a_users_events_do_not_wait(source, sink, ordered, tracks):
+    configure(ordered, keep_order=False)
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1), event("ann", 2))
+    sink.answer = refuse_first_request_of("ann")
+    dispatch_once(tracks)
+    dispatch_once(tracks)
+    assert arrived(sink) == ["ann-2"]
+    assert set(Delivery.objects.values_list("lane", flat=True)) == {None}
+
+
+def test_turning_the_setting_off_releases_the_held_deliveries(source, sink, ordered, tracks):
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1), event("ann", 2))
+    sink.answer = always(503)
+    dispatch_once(tracks)
+    assert claim_batch(tracks.pk) is None  # ann-2 is held behind ann-1
+    assert status_of("ann-2") == "held"
+    ordered.keep_order = False
+    save_destination(ordered, {})
+    assert status_of("ann-2") == "pending"
+
+
+def test_a_held_delivery_whose_blocker_is_gone_is_released_by_the_sweeper(source, sink, tracks):
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1), event("ann", 2))
+    sink.answer = always(503)
+    dispatch_once(tracks)
+    assert claim_batch(tracks.pk) is None  # ann-2 is held behind ann-1
+    Delivery.objects.filter(event__message_id="ann-1").delete()
+    assert lanes.release_orphans() == 1
+    assert status_of("ann-2") == "pending"
+    assert lanes.release_orphans() == 0
+
+
+def test_a_hold_whose_blocker_finished_before_the_claim_committed_is_let_go(source, sink, tracks):
+    ingest_and_route(source, event("ann", 1), event("ann", 2))
+    first, second = Delivery.objects.order_by("position")
+    blocker = lanes.Entry(first.pk, first.position, "in_flight", first.event_received_at)
+    with transaction.atomic():
+        lanes.hold(tracks.destination_id, {second: blocker})
+        # Meanwhile another worker records the blocker delivered and finds nothing held.
+        Delivery.objects.filter(pk=first.pk).update(status="delivered")
+    assert status_of("ann-2") == "pending"
+
+
+def test_one_blocked_busy_user_does_not_stop_the_claim_for_the_others(
+    source, sink, tracks, settings
+):
+    ingest_and_route(source, event("ann", 0))
+    sink.answer = always(503)
+    dispatch_once(tracks)
+    ingest_and_route(source, *[event("ann", n) for n in range(1, 26)], event("bob", 1))
+    sink.answer = always(200)
+    dispatch_once(tracks)  # 10 of ann's are read and held, then 10 more, then 5 and bob's
+    assert arrived(sink) == ["bob-1"]
+    assert Delivery.objects.filter(status="held").count() == 25
+
+
+def test_a_lapsed_lease_past_the_retry_window_releases_the_lane(source, sink, ordered, tracks):
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1), event("ann", 2))
+    first = claim_batch(tracks.pk)  # ann-1 in flight, and its worker dies
+    assert claim_batch(tracks.pk) is None  # ann-2 held behind it
+    long_ago = timezone.now() - 5 * 3600 * SECOND
+    Delivery.objects.filter(pk=first.deliveries[0].pk).update(
+        lease_expires_at=timezone.now() - SECOND, first_attempt_at=long_ago, attempts=2
+    )
+    reclaim_expired_leases()
+    assert status_of("ann-1") == "failed"
+    assert status_of("ann-2") == "pending"
+
+
+def test_halving_a_refused_batch_keeps_each_users_order(source, sink, tracks):
+    ingest_and_route(source, event("ann", 1), event("bob", 1), event("ann", 2), event("bob", 2))
+
+    def refuse_batches_with_bob_1(request: Received):
+        bad = any(item["messageId"] == "bob-1" for item in request.json())
+        return (400 if bad else 200), {}, b"{}"
+
+    sink.answer = refuse_batches_with_bob_1
+    batch = claim_batch(tracks.pk)
+    deliver(batch)
+    assert arrived(sink) == ["ann-1", "ann-2", "bob-2"]
