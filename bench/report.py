@@ -93,6 +93,10 @@ ROWS = (
     Row("table source: second run, nothing changed", "table_source_unchanged_rows_per_s", "rows/s"),
     Row("table source: RSS at 10 % of the rows", "table_source_rss_at_10pct_mb", "MB"),
     Row("table source: RSS at 100 % of the rows", "table_source_rss_at_100pct_mb", "MB"),
+    # Issue 31: the warehouse's loader alone, ~1 KB track events of 10 names (bench/warehouse.py).
+    Row("warehouse loader, one core", "warehouse_events_per_s", "events/s", 50_000),
+    Row("warehouse loader: RSS at 10 % of the events", "warehouse_rss_at_10pct_mb", "MB"),
+    Row("warehouse loader: RSS at 100 % of the events", "warehouse_rss_at_100pct_mb", "MB"),
     # One destination, keeping up (>= 99 % delivered, p95 <= 2 s): bench/delivery.py.
     Row("delivery capacity, batches of 100", "delivery_capacity_eps_batch100", "events/s"),
     Row("delivery capacity, batch size 1", "delivery_capacity_eps_batch1", "events/s"),

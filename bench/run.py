@@ -13,12 +13,13 @@ started is stopped at the end, on Ctrl-C and on errors too. Logs: var/bench/.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wrk round),
 BENCH_SOAK_SECONDS, BENCH_E2E_EPS, BENCH_TABLE_ROWS (the table source's rows, default
-1,000,000), BENCH_ONLY (a comma-separated list of the sections to run, of ingest, engines,
-transformation, router, table, e2e, capacity and drain; "delivery" is the last two; default
-all), BENCH_POISON_EVENTS (bench/poison.py), the
-capacity search's BENCH_CAPACITY* (bench/delivery.py) and the drain's BENCH_DRAIN*
-(bench/drain.py); the servers read WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY
-as in production.
+1,000,000), BENCH_WAREHOUSE_EVENTS (the warehouse loader's, default 1,000,000), BENCH_ONLY (a
+comma-separated list of the sections to run, of ingest, engines, transformation, router,
+table, warehouse, e2e, capacity, drain and ordering; "delivery" is capacity and drain;
+default all), BENCH_POISON_EVENTS (bench/poison.py), the capacity search's BENCH_CAPACITY*
+(bench/delivery.py), the drain's BENCH_DRAIN* (bench/drain.py) and per-user order's
+BENCH_ORDER* (bench/ordering.py); the servers read
+WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY as in production.
 """
 
 import os
@@ -59,6 +60,7 @@ SECTIONS = (
     "transformation",
     "router",
     "table",
+    "warehouse",
     "e2e",
     "capacity",
     "drain",
@@ -194,6 +196,8 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
         results |= poison.run()
     if "table" in sections:
         results |= table_source(plan)
+    if "warehouse" in sections:
+        results |= warehouse_loader(plan)
     if "e2e" in sections:
         soak = f"{plan.soak.events_per_second:,} events/s for {plan.soak.seconds:g} s"
         step("end to end", f"{soak}, through a destination transformation")
@@ -298,6 +302,15 @@ def table_source(plan: Plan) -> dict[str, Any]:
     measured = tables.run(plan.database_url, rows)
     redis.Redis.from_url(plan.redis_url).flushdb()
     return measured
+
+
+def warehouse_loader(plan: Plan) -> dict[str, Any]:
+    """The warehouse's loader alone, in this process (bench/warehouse.py)."""
+    from bench import warehouse
+
+    events = warehouse.events_from_env()
+    step("warehouse loader", f"{events:,} ~1 KB track events into a local warehouse, one core")
+    return warehouse.run(plan.database_url, events)
 
 
 def machine(env: dict[str, str]) -> dict[str, Any]:

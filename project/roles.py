@@ -30,6 +30,10 @@ VIEWED_MODELS = (
     ("destinations", "sourcetransformation"),
     ("tables", "tablesource"),
     ("tables", "run"),
+    ("warehouse", "table"),
+    ("warehouse", "column"),
+    ("warehouse", "discardcount"),
+    ("warehouse", "load"),
 )
 CONFIGURED_MODELS = (
     ("ingest", "source"),
@@ -57,6 +61,8 @@ def role_permissions() -> dict[str, list[tuple[str, str]]]:
         ("destinations", "change_delivery"),
         ("ingest", "view_payloads"),
         ("destinations", "change_transformation"),
+        # Widening a warehouse's column and reloading a range of its events.
+        ("warehouse", "widen_column"),
     ]
     return {VIEWERS: viewing, EDITORS: viewing + configuring + extra}
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "ingest",
     "destinations",
     "tables",
+    "warehouse",
     "configuration",
 ]
 

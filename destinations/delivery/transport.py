@@ -23,7 +23,7 @@ from django.conf import settings
 
 from infra.addresses import PrivateAddress, Target, Unresolvable, pinned_target
 
-from ..integrations.base import Action, Answer, Config, ItemResult, Outcome, Request
+from ..integrations.base import Action, Answer, Config, ItemResult, Loaded, Outcome, Request
 from .deadline import DeadlineBackend, within
 from .exchanges import USER_AGENT, Exchange, Sent, excerpt, redacted, unsent
 
@@ -185,9 +185,37 @@ def send_batch(action: Action, config: Config, payloads: list[dict]) -> list[Sen
     or per event), stop at half the lease, so that a slow destination never outlives the
     claim: what is left is retried later.
     """
+    if action.load is not None:
+        return loaded(action, config, payloads)
     deadline = time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 2
     sent = send_items(action, config, payloads, tuple(range(len(payloads))), deadline)
     return sent + refused(action, payloads, sent)
+
+
+def loaded(action: Action, config: Config, payloads: list[dict]) -> list[Sent]:
+    """A kind's own load (Action.load) as the attempt log keeps requests: each load is a
+    Sent, with no HTTP status; a loader that raises is retried whole, as a request that
+    failed to go out."""
+    try:
+        loads = action.load(config, payloads)
+    except Exception as error:
+        log.exception("a load raised instead of reporting its failure")
+        result = ItemResult(Outcome.RETRY, "UNKNOWN_ERROR", describe(error, "failed"))
+        return [unsent(tuple(range(len(payloads))), redacted(result, config.secret_values))]
+    return [load_sent(load, config.secret_values) for load in loads]
+
+
+def load_sent(load: Loaded, secret_values: list[str]) -> Sent:
+    request = Request(load.method, load.url, {}, load.body.encode(), load.items)
+    exchange = Exchange(
+        request,
+        load.started_at,
+        load.duration_ms,
+        response_body=load.answer.encode(),
+        error_code=load.error_code,
+        error_message=load.error_message,
+    )
+    return Sent(request, exchange, [redacted(result, secret_values) for result in load.results])
 
 
 def send_items(

@@ -8,6 +8,7 @@ lists the kinds. Builders are plain functions from a `Config` and rendered paylo
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -36,6 +37,12 @@ class Setting:
     # Whether the value picks the server requests go to (a host, a region, an endpoint):
     # the destination's secrets are bound to what these name (destinations.services.destinations).
     chooses_host: bool = False
+    # What is wrong with a value (None: nothing), checked whenever the destination is saved;
+    # it must not do I/O beyond resolving a host name.
+    check: Callable[[Any], str | None] | None = None
+    # Whether the value, in seconds, is the flush interval of every mapping of the destination
+    # (a warehouse's load interval): Destination and Mapping keep them in step.
+    sets_flush_interval: bool = False
 
     @property
     def secret(self) -> bool:
@@ -59,10 +66,19 @@ class Field:
 class Config(Mapping[str, Any]):
     """A destination's settings and secrets, as builders read them; repr hides secrets."""
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Secrets, base_url: str) -> None:
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        secrets: Secrets,
+        base_url: str,
+        destination_id: int | None = None,
+    ) -> None:
         self._values = {**settings, **secrets}
         self._secret_names = frozenset(secrets)
         self.base_url = base_url.rstrip("/")
+        # Which destination these are, for a kind that keeps state of its own per destination
+        # (a warehouse's schema registry); None for settings not saved yet.
+        self.destination_id = destination_id
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -121,7 +137,28 @@ class Answer:
     request: Request | None = None  # the request answered
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What a kind that does its own I/O did with some items of a batch (a warehouse's COPY),
+    as the attempt log keeps it: what was done where, what came of it, and one result per
+    item of `items`."""
+
+    method: str  # what was done, e.g. "COPY"
+    url: str  # where, with no credential in it
+    body: str  # what was sent, summarized
+    items: tuple[int, ...]
+    results: tuple[ItemResult, ...]
+    started_at: datetime
+    duration_ms: int
+    answer: str = ""  # what the other side did with it (rows per table)
+    error_code: str = ""
+    error_message: str = ""
+
+
 Builder = Callable[[Config, list[dict[str, Any]]], list[Request]]
+# Does the work itself, instead of the dispatcher sending `build`'s requests over HTTP (a
+# warehouse load): never raises for a load that failed, but says so item by item.
+Loader = Callable[[Config, list[dict[str, Any]]], list[Loaded]]
 # Reads an answer that reports items one by one (a 2xx with partial failures, a 400 naming
 # the bad events): one result per item of the request, or None to judge the request whole.
 # A reading of an answer outside 2xx replaces splitting the batch to find its bad items.
@@ -153,6 +190,9 @@ class Action:
     # What Test mapping sends instead of `build`, where the vendor has a validation endpoint
     # or a test mode (GA4's debug server, Meta's test event code): a trial records nothing.
     build_test: Builder | None = None
+    # What the dispatcher runs instead of sending `build`'s requests, for a destination that
+    # is not an HTTP API; `build` still shows what a load would write (Test mapping's dry run).
+    load: Loader | None = None
 
     def for_test(self) -> "Action":
         return replace(self, build=self.build_test) if self.build_test else self
@@ -171,9 +211,12 @@ class Preset:
 
 @dataclass(frozen=True)
 class ConnectionTest:
-    request: Callable[[Config], Request]
+    request: Callable[[Config], Request] | None = None
     # Statuses that prove the credentials work (Metronome answers 400 to a valid token).
     ok_statuses: frozenset[int] = frozenset(range(200, 300))
+    # Instead of a request, for a kind that is not an HTTP API (a warehouse): does its own
+    # I/O and says whether the destination can be used, and what it found.
+    run: Callable[[Config], tuple[bool, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +253,13 @@ class Kind:
             for setting in self.all_settings
             if setting.secret and setting.required and not config.get(setting.key)
         ]
+
+    def flush_interval(self, config: Mapping[str, Any]) -> float | None:
+        """The flush interval a setting imposes on the destination's mappings, if any."""
+        for setting in self.settings:
+            if setting.sets_flush_interval:
+                return float(config.get(setting.key) or setting.default)
+        return None
 
     def action(self, key: str) -> Action:
         for action in self.actions:

@@ -16,6 +16,7 @@ from . import (
     posthog,
     segment,
     slack,
+    warehouse,
     webhook,
 )
 from .base import Kind
@@ -37,6 +38,7 @@ KINDS = [
     slack.KIND,
     ga4.KIND,
     meta_conversions.KIND,
+    warehouse.KIND,
 ]
 REGISTRY: dict[str, Kind] = {kind.key: kind for kind in KINDS}
 

@@ -77,6 +77,14 @@ class Destination(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        # A kind may set its mappings' flush interval (a warehouse's load interval).
+        if self.kind not in REGISTRY:
+            return
+        if (interval := self.kind_spec.flush_interval(self.settings)) is not None:
+            self.mappings.exclude(flush_interval=interval).update(flush_interval=interval)
+
     @property
     def kind_spec(self) -> Kind:
         return get_kind(self.kind)
@@ -96,7 +104,7 @@ class Destination(models.Model):
             s.key: s.default for s in spec.settings if not s.secret and s.default is not None
         }
         base_url = self.settings.get("base_url") or spec.default_base_url
-        return Config(defaults | self.settings, self.secrets, base_url)
+        return Config(defaults | self.settings, self.secrets, base_url, self.pk)
 
     def clean(self) -> None:
         if self.kind not in REGISTRY:
@@ -115,6 +123,14 @@ class Destination(models.Model):
         ]:
             raise ValidationError(f"required: {', '.join(missing)}")
         self.refuse_private_urls()
+        self.check_settings()
+
+    def check_settings(self) -> None:
+        values = {**self.settings, **self.secrets}
+        for setting in self.kind_spec.all_settings:
+            value = values.get(setting.key)
+            if setting.check and value not in (None, "") and (problem := setting.check(value)):
+                raise ValidationError(f"{setting.label}: {problem}")
 
     def refuse_private_urls(self) -> None:
         for key, value in self.settings.items():
@@ -154,6 +170,9 @@ class Mapping(models.Model):
     def save(self, *args, **kwargs) -> None:
         # A bad trigger or mapping must never reach the router, whoever saves it.
         self.clean()
+        destination = self.destination
+        if (interval := destination.kind_spec.flush_interval(destination.settings)) is not None:
+            self.flush_interval = interval
         super().save(*args, **kwargs)
 
     @property

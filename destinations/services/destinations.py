@@ -224,6 +224,8 @@ def check_connection(destination: Destination) -> ConnectionCheck:
         # Never typed, or dropped when the destination moved to another host: the request
         # could not be built.
         return ConnectionCheck(False, f"nothing sent: type the {', '.join(missing)} first")
+    if spec.connection_test.run is not None:
+        return ConnectionCheck(*spec.connection_test.run(config))
     exchange = transport.send(spec.connection_test.request(config))
     if exchange.status is None:
         return ConnectionCheck(False, f"{exchange.error_code}: {exchange.error_message}")

@@ -41,7 +41,8 @@ def built_requests(kind: Kind, settings: dict[str, Any]) -> list[Request]:
     destination = Destination(kind=kind.key, settings=settings)
     destination.set_secrets({s.key: "s3cret" for s in kind.all_settings if s.secret})
     config = destination.config()
-    requests = [kind.connection_test.request(config)] if kind.connection_test else []
+    test = kind.connection_test
+    requests = [test.request(config)] if test and test.request else []
     for action in kind.actions:
         fields = action.default_fields() | {
             f.key: HOOK_URL for f in action.fields if f.type == "url"

@@ -14,7 +14,10 @@ from django.conf import settings
 ROOT = Path(settings.BASE_DIR)
 DOCS = ROOT / "docs"
 # Where pointers into docs/ may be written.
-SCANNED = ("project", "infra", "ingest", "tables", "destinations", "bench", "tests", "templates")
+SCANNED = (
+    *("project", "infra", "ingest", "tables", "warehouse", "destinations", "bench", "tests"),
+    "templates",
+)
 SCANNED_FILES = ("Makefile", "pyproject.toml", ".env.example", "README.md")
 SUFFIXES = {".py", ".html", ".txt", ".toml", ".md", ".js", ".lua"}
 # A page, and maybe a heading or two ("A" and "B"), which may go on the next line of a comment.
@@ -26,7 +29,7 @@ CODE_POINTER = re.compile(
 PAGE_POINTER = re.compile(r'\]\((?P<page>[\w-]+\.md)\)(?:,\s*"(?P<heading>[^"\n]+)")?')
 # `destinations/delivery/routing.py`, `tables/connectors/`: a path from the root, in backticks.
 CODE_PATH = re.compile(
-    r"`(?P<path>(?:project|infra|ingest|tables|destinations|bench|tests|templates|docs)/"
+    r"`(?P<path>(?:project|infra|ingest|tables|warehouse|destinations|bench|tests|templates|docs)/"
     r"[\w./-]*)`"
 )
 FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)

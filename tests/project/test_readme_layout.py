@@ -16,7 +16,7 @@ ROOT = Path(settings.BASE_DIR)
 README = ROOT / "README.md"
 LAYOUT_HEADING = "## Code layout"
 # The project's own top-level folders whose packages the tree must name.
-TOP_LEVEL = ("project", "infra", "ingest", "tables", "destinations", "bench", "tests")
+TOP_LEVEL = ("project", "infra", "ingest", "tables", "warehouse", "destinations", "bench", "tests")
 INDENT = 2
 ENTRY = re.compile(r"(?P<indent> *)(?P<name>\S+)(?: {2,}(?P<description>\S.*))?")
 LINK = re.compile(r"\]\((?P<target>[^)\s#]+)(?:#[^)]*)?\)")

@@ -42,8 +42,9 @@ def admin_url(database: str) -> str:
     return f"postgresql://{default.get('USER') or 'postgres'}@{host}:{port}/{database}"
 
 
-@pytest.fixture
-def warehouse() -> Iterator[Warehouse]:
+def new_database() -> str:
+    """A database of its own on the local server, named so that xdist workers and other
+    checkouts never share one; the test is skipped when no server answers."""
     name = f"warehouse_{uuid.uuid4().hex[:12]}"
     try:
         server = psycopg.connect(admin_url("postgres"), autocommit=True, connect_timeout=2)
@@ -51,9 +52,19 @@ def warehouse() -> Iterator[Warehouse]:
         pytest.skip("no PostgreSQL server answers to hold the warehouse")
     with server as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield Warehouse(admin_url(name))
+    return name
+
+
+def drop_database(name: str) -> None:
     with psycopg.connect(admin_url("postgres"), autocommit=True) as connection:
         connection.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def warehouse() -> Iterator[Warehouse]:
+    name = new_database()
+    yield Warehouse(admin_url(name))
+    drop_database(name)
 
 
 @pytest.fixture

@@ -29,10 +29,14 @@ def test_every_kind_declares_valid_presets_and_default_fields(key):
         assert not missing, f"{key} preset {preset.name!r} lacks required fields {missing}"
 
 
+# Secrets whose setting checks their form (a warehouse's URL); any text does for the others.
+SAMPLE_SECRETS = {"connection_url": "postgresql://loader:pw@warehouse.example.com/analytics"}
+
+
 @pytest.mark.parametrize("key", KINDS)
 def test_adding_a_destination_creates_its_presets_as_mappings(db, key):
     kind = REGISTRY[key]
-    secrets = {s.key: "secret" for s in kind.all_settings if s.secret}
+    secrets = {s.key: SAMPLE_SECRETS.get(s.key, "secret") for s in kind.all_settings if s.secret}
     settings = {s.key: "x" for s in kind.all_settings if s.required and not s.secret}
 
     destination = create_destination(key, f"My {kind.name}", settings, secrets)

@@ -85,6 +85,10 @@ PRESET_EVENT_TYPES = {
     ("posthog", "Identify users"): {"identify"},
     # Slack
     ("slack", "Post track events"): {"track"},
+    # PostgreSQL warehouse
+    ("postgres_warehouse", "Load every event"): {
+        *("track", "identify", "page", "screen", "group", "alias")
+    },
 }
 
 # (kind key, action key) -> the event types the trigger of a mapping made from the action
@@ -114,6 +118,7 @@ DEFAULT_TRIGGER_EVENT_TYPES = {
     ("meta_conversions", "page_view"): {"page"},
     ("meta_conversions", "custom_event"): {"track"},
     # Amplitude
+    ("postgres_warehouse", "load"): {"track", "identify", "page", "screen", "group", "alias"},
     ("amplitude", "log_event"): {"track"},
     ("amplitude", "identify_user"): {"identify"},
     ("amplitude", "group_identify"): {"group"},
@@ -200,6 +205,7 @@ def rendering(
 
 
 RENDERINGS = [
+    rendering("postgres_warehouse", "Load every event", events.group(), {"event": events.group()}),
     rendering(
         "metronome",
         "Send track events",
