@@ -10,7 +10,8 @@ user's later events wait behind the first while its retries back off, so the oth
 go through. The figures: delivered events/s and p95 of the steady window, for the failing run
 without the failing user's events.
 
-    BENCH_ORDER_EPS (1,000), BENCH_ORDER_USERS (10,000), BENCH_ORDER_SECONDS (60 per run)
+    BENCH_ORDER_EPS (1,000), BENCH_ORDER_USERS (10,000), BENCH_ORDER_SECONDS (60 per run),
+    BENCH_ORDER_RUNS (of off, on and failing_user; default all three)
 """
 
 import os
@@ -31,6 +32,7 @@ from bench.processes import free_port, wait_for_http
 FAILING_USER = "bench-failing-user"
 FAILING_CUSTOMER = "acct-failing"
 BATCH = 100
+RUNS = {"off": "order off", "on": "order on", "failing_user": "order on, one user failing"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Plan:
     events_per_second: int
     users: int
     seconds: float
+    runs: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> "Plan":
@@ -47,25 +50,25 @@ class Plan:
             events_per_second=int(os.environ.get("BENCH_ORDER_EPS", "1000")),
             users=int(os.environ.get("BENCH_ORDER_USERS", "10000")),
             seconds=float(os.environ.get("BENCH_ORDER_SECONDS", "60")),
+            runs=tuple(os.environ.get("BENCH_ORDER_RUNS", ",".join(RUNS)).split(",")),
         )
 
 
 def run(stage: Stage, plan: Plan) -> dict[str, Any]:
     runs = {
-        "off": one_run(stage, plan, "order off", keep_order=False),
-        "on": one_run(stage, plan, "order on", keep_order=True),
-        "failing_user": one_run(stage, plan, "order on, one user failing", True, failing=True),
+        name: one_run(stage, plan, RUNS[name], name != "off", failing=name == "failing_user")
+        for name in plan.runs
     }
-    off, on, failing = runs["off"], runs["on"], runs["failing_user"]
+    off, on, failing = (runs.get(name, {}) for name in RUNS)
     return {
-        "order_off_eps": off["delivered_eps"],
-        "order_on_eps": on["delivered_eps"],
-        "order_on_to_off_eps_ratio": ratio(on["delivered_eps"], off["delivered_eps"]),
-        "order_off_p95_s": off["p95_s"],
-        "order_on_p95_s": on["p95_s"],
-        "order_on_to_off_p95_ratio": ratio(on["p95_s"], off["p95_s"]),
-        "order_failing_user_others_p95_s": failing["p95_s"],
-        "order_failing_user_others_eps": failing["delivered_eps"],
+        "order_off_eps": off.get("delivered_eps"),
+        "order_on_eps": on.get("delivered_eps"),
+        "order_on_to_off_eps_ratio": ratio(on.get("delivered_eps"), off.get("delivered_eps")),
+        "order_off_p95_s": off.get("p95_s"),
+        "order_on_p95_s": on.get("p95_s"),
+        "order_on_to_off_p95_ratio": ratio(on.get("p95_s"), off.get("p95_s")),
+        "order_failing_user_others_p95_s": failing.get("p95_s"),
+        "order_failing_user_others_eps": failing.get("delivered_eps"),
         "ordering": {"plan": plan.__dict__, "runs": runs},
     }
 

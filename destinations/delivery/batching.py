@@ -151,21 +151,22 @@ def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool]:
     (lanes.py). When some had to wait, the claim reads past them, a few times, to fill its
     requests: one blocked user, however busy, neither stops the claim nor leaves its batch
     waiting to fill."""
-    due = due_deliveries(mapping, size)
     if not mapping.destination.keep_order:
-        return due, False
+        return due_deliveries(mapping, size), False
     going: list[Delivery] = []
     seen: list[int] = []
-    wanted = size
+    # A little more than the requests take, so that a user or two held does not cost
+    # another read; the rows read and not taken stay due.
+    wanted = size + size // 10 + 1
     for _ in range(REREADS):
+        due = due_deliveries(mapping, wanted, seen)
         found, held = lanes.in_order(mapping.destination_id, due, going)
         going += found
         seen += [delivery.pk for delivery in due]
         # Nothing held, enough found, or nothing more due: the read stands.
         if not held or len(going) >= size or len(due) < wanted:
-            return going, len(seen) >= size
+            return going[:size], len(seen) >= size
         wanted = size - len(going)
-        due = due_deliveries(mapping, wanted, seen)
     if not going:
         # Due deliveries may be left behind the ones held: this claim is over, not the work.
         transaction.on_commit(lambda: doorbell.ring_dispatchers([mapping.pk]))

