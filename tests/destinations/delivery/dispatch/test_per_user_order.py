@@ -262,30 +262,33 @@ def test_halving_a_refused_batch_keeps_each_users_order(source, sink, tracks):
     assert arrived(sink) == ["ann-1", "ann-2", "bob-2"]
 
 
+def waiting_for_a_retry(source, sink, tracks, *users: str) -> None:
+    """Each user's event 0 refused once and waiting for its retry; then batches of 4 that
+    wait a minute to fill."""
+    configure(tracks, batch_size=4, flush_interval=0)
+    ingest_and_route(source, *[event(user, 0) for user in users])
+    sink.answer = always(503)
+    dispatch_once(tracks)
+    configure(tracks, flush_interval=60)
+    sink.answer = always(200)
+
+
 def test_a_claim_fills_its_batch_from_past_what_it_held_and_a_user_goes_on_across_reads(
     source, sink, tracks
 ):
-    configure(tracks, batch_size=4, flush_interval=0)
-    ingest_and_route(source, event("ann", 0))
-    sink.answer = always(503)
-    dispatch_once(tracks)  # ann-0 waits for a retry
-    configure(tracks, flush_interval=60)
-    sink.answer = always(200)
-    ingest_and_route(source, event("ann", 1), *[event("bob", n) for n in range(1, 5)])
-    # The first read (ann-1, bob-1..3) holds ann-1; the second reads on to bob-4, which goes
-    # behind bob-3 in the same request; the batch is full, so it waits for no flush.
+    waiting_for_a_retry(source, sink, tracks, "ann", "cid")
+    ingest_and_route(
+        source, event("ann", 1), event("cid", 1), *[event("bob", n) for n in range(1, 5)]
+    )
+    # The first read (five: ann-1, cid-1, bob-1..3) holds two; the second reads on to bob-4,
+    # which goes behind bob-3 in the same request; the batch is full, so it waits for no flush.
     dispatch_once(tracks)
     assert arrived(sink) == ["bob-1", "bob-2", "bob-3", "bob-4"]
-    assert status_of("ann-1") == "held"
+    assert status_of("ann-1") == status_of("cid-1") == "held"
 
 
 def test_a_batch_short_only_of_held_deliveries_goes_without_waiting_to_fill(source, sink, tracks):
-    configure(tracks, batch_size=4, flush_interval=0)
-    ingest_and_route(source, event("ann", 0))
-    sink.answer = always(503)
-    dispatch_once(tracks)  # ann-0 waits for a retry
-    configure(tracks, flush_interval=60)
-    sink.answer = always(200)
+    waiting_for_a_retry(source, sink, tracks, "ann")
     ingest_and_route(source, event("ann", 1), *[event("bob", n) for n in range(1, 4)])
     dispatch_once(tracks)  # four were due: the batch is not waiting for a fifth
     assert arrived(sink) == ["bob-1", "bob-2", "bob-3"]
