@@ -39,7 +39,8 @@ from .retries import MIN_ATTEMPTS_BEFORE_GIVING_UP
 
 DUE = (Delivery.Status.PENDING, Delivery.Status.RETRYING)
 WORKER_LOST = "WORKER_LOST"
-# Reads of a claim whose due deliveries all had to wait on their users' lanes.
+# Reads a claim makes at most at a destination that keeps order, past the deliveries it held,
+# to fill its requests.
 REREADS = 3
 
 

@@ -263,7 +263,9 @@ def release_destination(destination_id: int) -> int:
     held = Delivery.objects.filter(destination_id=destination_id, status=Delivery.Status.HELD)
     total = 0
     while lanes := set(held.values_list("lane", flat=True)[:RELEASE_CHUNK]):
-        total += release(destination_id, lanes, chunk=10 * RELEASE_CHUNK)
+        if not (released := release(destination_id, lanes, chunk=10 * RELEASE_CHUNK)):
+            break  # what is left another worker is moving now
+        total += released
     return total
 
 
