@@ -67,8 +67,9 @@ def lane_of(payload: Any) -> int | None:
 
 def last_position() -> int:
     """Where a replay queued now stands: after every event received so far."""
-    planner.in_index_order()
-    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    with transaction.atomic():  # SET LOCAL needs one; replays may be queued outside any
+        planner.in_index_order()
+        return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def in_order(
