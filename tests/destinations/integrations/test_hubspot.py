@@ -18,7 +18,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from destinations.delivery.payloads import prepare
-from destinations.integrations import hubspot
+from destinations.integrations import hubspot, hubspot_rules
 from destinations.integrations.base import Answer, Config, ItemResult, Outcome
 from destinations.models import Destination
 from destinations.services.destinations import check_connection, create_destination
@@ -169,13 +169,13 @@ def test_a_207_answer_fails_only_the_inputs_its_errors_name(httpserver):
     ],
 )
 def test_a_207_answer_that_names_no_input_of_the_request_is_judged_whole(body):
-    assert hubspot.read_multi_status(Answer(207, {}, body), 3) is None
+    assert hubspot_rules.read_multi_status(Answer(207, {}, body), 3) is None
 
 
 def test_an_answer_other_than_207_is_judged_whole():
     body = b'{"errors": [{"context": {"objectWriteTraceId": ["0"]}}]}'
 
-    assert hubspot.read_multi_status(Answer(400, {}, body), 1) is None
+    assert hubspot_rules.read_multi_status(Answer(400, {}, body), 1) is None
 
 
 def test_contact_fields_follow_segments_defaults_and_other_properties_win():
@@ -371,7 +371,7 @@ def test_a_batch_over_the_daily_limit_waits_for_the_next_full_hour(httpserver):
     _, [result] = send(httpserver, "send_custom_behavioral_event", [tracked(1)], CUSTOM_EVENT)
 
     assert (result.outcome, result.code) == (Outcome.RETRY, "TOO_MANY_REQUESTS")
-    assert 0 < result.retry_after <= hubspot.until_next_hour(before) <= 3600
+    assert 0 < result.retry_after <= hubspot_rules.until_next_hour(before) <= 3600
 
 
 @pytest.mark.parametrize(
@@ -383,7 +383,7 @@ def test_a_batch_over_the_daily_limit_waits_for_the_next_full_hour(httpserver):
     ],
 )
 def test_the_daily_wait_ends_at_the_next_full_hour(moment, seconds):
-    assert hubspot.until_next_hour(moment) == seconds
+    assert hubspot_rules.until_next_hour(moment) == seconds
 
 
 def test_a_429_without_hubspots_headers_gets_the_generic_backoff(httpserver):
@@ -424,7 +424,7 @@ def test_an_account_being_moved_is_retried_after_the_wait_hubspot_gives(httpserv
 
 @pytest.mark.parametrize("answer", [Answer(429, {}, b"[1]"), Answer(429, {}, b"\xff")])
 def test_a_rate_limit_answer_hubspot_never_gives_does_not_crash_the_reader(answer):
-    assert hubspot.read_error(answer) == ItemResult(
+    assert hubspot_rules.read_error(answer) == ItemResult(
         Outcome.RETRY, "TOO_MANY_REQUESTS", "HTTP 429: rate limited", None
     )
 
@@ -432,7 +432,7 @@ def test_a_rate_limit_answer_hubspot_never_gives_does_not_crash_the_reader(answe
 def test_a_locked_record_is_retried():
     """423 Locked: "include a delay of at least 2 seconds" (HubSpot's error handling); the
     generic rules retry 423 with backoff."""
-    assert hubspot.read_error(Answer(423, {}, b"")) is None
+    assert hubspot_rules.read_error(Answer(423, {}, b"")) is None
 
 
 def test_a_bad_token_fails_every_item_as_bad_credentials(httpserver):
