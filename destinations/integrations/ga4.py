@@ -11,7 +11,6 @@ the reason, instead of vanishing. Events of one request share its device and use
 batch goes as one request per device, user, user properties and consent.
 """
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -20,7 +19,6 @@ import orjson
 
 from .base import (
     Action,
-    Answer,
     Builder,
     Config,
     Field,
@@ -41,8 +39,10 @@ from .ga4_rules import (
     RESERVED_USER_PROPERTY,
     currency_problem,
     entries_problem,
+    event_name,
     items_problem,
     name_problem,
+    read_validation,
 )
 
 GLOBAL_HOST = "www.google-analytics.com"
@@ -55,8 +55,6 @@ WEB, APP = "web", "app"
 MAX_EVENTS = 25
 MAX_BODY_BYTES = 130_000
 STRICT_VALIDATION = {"validation_behavior": "ENFORCE_RECOMMENDATIONS"}
-INDEX_IN_FIELD_PATH = re.compile(r"^events\[(\d+)\]")
-INDEX_IN_DESCRIPTION = re.compile(r"at index: \[(\d+)\]")
 
 Event = dict[str, Any]
 ToEvent = Callable[[dict[str, Any]], Event]
@@ -77,12 +75,6 @@ def stream_url(config: Config, path: str) -> str:
 
 def device_key(config: Config) -> str:
     return "app_instance_id" if config.get("stream_type") == APP else "client_id"
-
-
-def event_name(name: str, lowercase: bool) -> str:
-    """Segment's rule: spaces become underscores (GA4 allows none), case kept unless asked."""
-    name = re.sub(r"\s", "_", name.strip())
-    return name.lower() if lowercase else name
 
 
 def ga4_event(name: str, payload: dict[str, Any], params: dict[str, Any]) -> Event:
@@ -188,41 +180,6 @@ def batch_builder(to_event: ToEvent, path: str, extra: dict[str, Any]) -> Builde
         return requests
 
     return build
-
-
-def read_validation(answer: Answer, count: int) -> list[ItemResult] | None:
-    """The validation server's 200 `{"validationMessages": [...]}`: each message fails the
-    event it names (by `events[i]` or "at index: [i]"), or every event when it names none.
-    The live endpoint answers 204 with no body: that is judged whole, as delivered."""
-    if answer.status != 200:
-        return None
-    try:
-        reply = orjson.loads(answer.body)
-    except orjson.JSONDecodeError:
-        return None
-    messages = reply.get("validationMessages") if isinstance(reply, dict) else None
-    if not isinstance(messages, list):
-        return None
-    found: list[list[dict[str, Any]]] = [[] for _ in range(count)]
-    for message in (m for m in messages if isinstance(m, dict)):
-        index = message_index(message)
-        for item in [index] if index is not None and index < count else range(count):
-            found[item].append(message)
-    return [validation_result(item_messages) for item_messages in found]
-
-
-def validation_result(messages: list[dict[str, Any]]) -> ItemResult:
-    if not messages:
-        return ItemResult(Outcome.DELIVERED)
-    code = str(messages[0].get("validationCode") or "VALIDATION_FAILED")
-    texts = "; ".join(str(message.get("description") or "invalid") for message in messages)
-    return ItemResult(Outcome.FAILED, code, f"GA4 validation: {texts}")
-
-
-def message_index(message: dict[str, Any]) -> int | None:
-    path, description = str(message.get("fieldPath") or ""), str(message.get("description") or "")
-    match = INDEX_IN_FIELD_PATH.match(path) or INDEX_IN_DESCRIPTION.search(description)
-    return int(match.group(1)) if match else None
 
 
 COMMON_FIELDS = (

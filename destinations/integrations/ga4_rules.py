@@ -1,9 +1,14 @@
 """Google's documented rules for GA4 event names, parameters, items and currencies
 (https://support.google.com/analytics/answer/13316687): GA4 drops what breaks them without a
-word, so ga4.py refuses such an event alone, with the rule it breaks."""
+word, so ga4.py refuses such an event alone, with the rule it breaks. Also how the validation
+server's messages are read event by event; ga4.py alone imports this module."""
 
 import re
 from typing import Any
+
+import orjson
+
+from .base import Answer, ItemResult, Outcome
 
 MAX_NAME_LENGTH = 40
 MAX_USER_PROPERTY_NAME_LENGTH = 24
@@ -25,6 +30,8 @@ RESERVED_USER_PROPERTY = re.compile(
 )
 CURRENCY = re.compile(r"[A-Za-z]{3}")
 # Google's validation server checks what the live endpoint tolerates when asked to.
+INDEX_IN_FIELD_PATH = re.compile(r"^events\[(\d+)\]")
+INDEX_IN_DESCRIPTION = re.compile(r"at index: \[(\d+)\]")
 
 
 def name_problem(
@@ -68,3 +75,44 @@ def currency_problem(currency: Any) -> str | None:
     if currency is None or (isinstance(currency, str) and CURRENCY.fullmatch(currency)):
         return None
     return f"currency {currency!r} is not a 3-letter ISO 4217 code"
+
+
+def event_name(name: str, lowercase: bool) -> str:
+    """Segment's rule: spaces become underscores (GA4 allows none), case kept unless asked."""
+    name = re.sub(r"\s", "_", name.strip())
+    return name.lower() if lowercase else name
+
+
+def read_validation(answer: Answer, count: int) -> list[ItemResult] | None:
+    """The validation server's 200 `{"validationMessages": [...]}`: each message fails the
+    event it names (by `events[i]` or "at index: [i]"), or every event when it names none.
+    The live endpoint answers 204 with no body: that is judged whole, as delivered."""
+    if answer.status != 200:
+        return None
+    try:
+        reply = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        return None
+    messages = reply.get("validationMessages") if isinstance(reply, dict) else None
+    if not isinstance(messages, list):
+        return None
+    found: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for message in (m for m in messages if isinstance(m, dict)):
+        index = message_index(message)
+        for item in [index] if index is not None and index < count else range(count):
+            found[item].append(message)
+    return [validation_result(item_messages) for item_messages in found]
+
+
+def validation_result(messages: list[dict[str, Any]]) -> ItemResult:
+    if not messages:
+        return ItemResult(Outcome.DELIVERED)
+    code = str(messages[0].get("validationCode") or "VALIDATION_FAILED")
+    texts = "; ".join(str(message.get("description") or "invalid") for message in messages)
+    return ItemResult(Outcome.FAILED, code, f"GA4 validation: {texts}")
+
+
+def message_index(message: dict[str, Any]) -> int | None:
+    path, description = str(message.get("fieldPath") or ""), str(message.get("description") or "")
+    match = INDEX_IN_FIELD_PATH.match(path) or INDEX_IN_DESCRIPTION.search(description)
+    return int(match.group(1)) if match else None
