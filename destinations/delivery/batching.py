@@ -67,16 +67,25 @@ class Batch:
 
 
 def claim_batch(mapping_id: int) -> Batch | None:
-    """Claim the mapping's next requests if they are ready and the destination may take them."""
+    """Claim the mapping's next requests if they are ready and the destination may take them.
+
+    The due deliveries are read and checked first, locked row by row (SKIP LOCKED keeps two
+    claims apart); only then is the destination's state row locked, for the admission alone:
+    the circuit, the concurrency cap and the rate limit, and the move to in_flight. So claims
+    of one destination queue on that lock for a few statements, not for the due query and the
+    lanes' checks."""
     with transaction.atomic():
-        mapping = Mapping.objects.select_related("destination").filter(pk=mapping_id).first()
+        mapping = (
+            Mapping.objects.select_related("destination", "destination__state")
+            .filter(pk=mapping_id)
+            .first()
+        )
         if mapping is None or not (mapping.enabled and mapping.destination.enabled):
             return None
         destination = mapping.destination
-        state = lock_state(destination)
         now = timezone.now()
-        probe = circuit_allows(state, now)
-        if probe is None or in_flight_requests(destination, now) >= destination.max_concurrency:
+        probe = circuit_allows(current_state(destination), now)
+        if probe is None:
             return None
         size = 1 if probe else mapping.effective_batch_size
         requests = requests_per_claim(destination, size, probe)
@@ -89,8 +98,9 @@ def claim_batch(mapping_id: int) -> Batch | None:
         full = probe or len(groups[0]) >= size or len(groups) > 1 or backlogged
         if not batch_ready(mapping, groups[0], full, now):
             return None
-        if not rate_allows(destination, state, now):
-            doorbell.ring_dispatcher_at(mapping.pk, state.next_request_at)
+        state = lock_state(destination)
+        now = timezone.now()
+        if not admitted(mapping, state, probe, now):
             return None
         groups = ready_groups(mapping, groups[:requests], size, now)
         deliveries = [delivery for group in groups for delivery in group]
@@ -115,10 +125,35 @@ def claim_batch(mapping_id: int) -> Batch | None:
     )
 
 
+def admitted(mapping: Mapping, state: DestinationState, probe: bool, now: datetime) -> bool:
+    """Whether the destination takes the claim now, decided under its state row's lock: the
+    circuit as it was read before (a claim made for a probe, or not, is that or nothing), a
+    free slot under the concurrency cap and a rate limit slot."""
+    destination = mapping.destination
+    if (now_allows := circuit_allows(state, now)) is not probe:
+        if now_allows is not None:  # it moved while the claim read: the next one reads again
+            transaction.on_commit(lambda: doorbell.ring_dispatchers([mapping.pk]))
+        return False
+    if in_flight_requests(destination, now) >= destination.max_concurrency:
+        return False
+    if not rate_allows(destination, state, now):
+        doorbell.ring_dispatcher_at(mapping.pk, state.next_request_at)
+        return False
+    return True
+
+
 def requests_per_claim(destination: Destination, size: int, probe: bool) -> int:
     if probe or destination.rate_limit:
         return 1
     return max(1, settings.CLAIM_MAX_DELIVERIES // size)
+
+
+def current_state(destination: Destination) -> DestinationState:
+    """The state as read with the mapping, unlocked: enough to see an open circuit."""
+    try:
+        return destination.state
+    except DestinationState.DoesNotExist:
+        return DestinationState(destination=destination)
 
 
 def lock_state(destination: Destination) -> DestinationState:
@@ -152,6 +187,7 @@ def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool]:
     (lanes.py). When some had to wait, the claim reads past them, a few times, to fill its
     requests: one blocked user, however busy, neither stops the claim nor leaves its batch
     waiting to fill."""
+    planner.in_index_order()  # for every read of the claim: the due query's and the lanes'
     if not mapping.destination.keep_order:
         return due_deliveries(mapping, size), False
     going: list[Delivery] = []
@@ -193,7 +229,6 @@ def due_deliveries(mapping: Mapping, size: int, seen: list[int] = ()) -> list[De
         "lane",
         "position",
     )
-    planner.in_index_order()
     return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
 
 

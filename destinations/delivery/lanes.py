@@ -78,7 +78,8 @@ def in_order(
     """The due deliveries that may go now, each lane's in its order, and how many were held:
     those that must wait on an earlier delivery of their lane. `claimed` are the ones an
     earlier read of the same claim let go; a lane may go on from them. Rows past what the
-    routers have finished stay due, untouched."""
+    routers have finished stay due, untouched. The claim's transaction reads in index order
+    (planner.in_index_order), as these reads need."""
     lanes = by_lane(due)
     if not lanes:
         return due, 0
@@ -141,7 +142,7 @@ def merged(due: list[Delivery], going: dict[int, list[Delivery]]) -> list[Delive
 
 
 def first_unrouted() -> int | None:
-    planner.in_index_order()  # event_unrouted: the first entry of each partition
+    """The first event not routed yet: event_unrouted's first entry in each partition."""
     unrouted = Event.objects.filter(routed_at__isnull=True).order_by("id")
     return unrouted.values_list("id", flat=True).first()
 
@@ -153,7 +154,6 @@ def lane_heads(destination_id: int, wanted: dict[int, int]) -> dict[int, list[En
     claim's transaction, would also cost enough to be JIT-compiled, 0.4 s)."""
     if connection.vendor != "postgresql":
         return {lane: lane_entries(destination_id, lane, n) for lane, n in wanted.items()}
-    planner.in_index_order()
     table = connection.ops.quote_name(Delivery._meta.db_table)
     sql = f"""
         SELECT k.lane, d.id, d.position, d.status, d.event_received_at
@@ -205,12 +205,14 @@ def hold(destination_id: int, waiting: dict[Delivery, Entry]) -> None:
     committed, let go of any whose blocker finished meanwhile."""
     if not waiting:
         return
-    blockers = {entry.pk: entry for entry in waiting.values()}
-    Delivery.objects.of(list(waiting)).update(
-        status=Delivery.Status.HELD,
-        waits_on=Case(*[When(pk=d.pk, then=Value(entry.pk)) for d, entry in waiting.items()]),
-    )
-    transaction.on_commit(lambda: release_if_finished(destination_id, list(blockers.values())))
+    by_blocker: dict[Entry, list[Delivery]] = defaultdict(list)
+    for delivery, entry in waiting.items():
+        by_blocker[entry].append(delivery)
+    for entry, deliveries in by_blocker.items():  # most claims hold behind one blocker
+        Delivery.objects.of(deliveries).update(status=Delivery.Status.HELD, waits_on=entry.pk)
+    blockers = list(by_blocker)
+    # robust: a release that fails is the sweeper's to redo, never the claim's to lose.
+    transaction.on_commit(lambda: release_if_finished(destination_id, blockers), robust=True)
 
 
 def release_if_finished(destination_id: int, blockers: list[Entry]) -> None:
@@ -223,17 +225,22 @@ def after_finishing(destination_id: int, lanes: Iterable[int | None]) -> None:
     """Deliveries of these lanes were delivered or failed for good: once that commits, their
     lanes may open again."""
     if lanes := {lane for lane in lanes if lane is not None}:
-        transaction.on_commit(lambda: release_open_lanes(destination_id, lanes))
+        transaction.on_commit(lambda: release_open_lanes(destination_id, lanes), robust=True)
 
 
 def release_open_lanes(destination_id: int, lanes: set[int]) -> int:
     """Release the held deliveries of the lanes whose first unfinished delivery is held (it
     waits on nothing left); returns how many went back in line."""
-    held = Delivery.objects.filter(destination_id=destination_id, status=Delivery.Status.HELD)
-    if not held.exists():
-        return 0  # the usual case, one probe per partition of delivery_held
+    held = Delivery.objects.filter(
+        destination_id=destination_id, status=Delivery.Status.HELD, lane__in=lanes
+    )
+    # The usual case, after every batch: none of its lanes holds anything (delivery_held,
+    # the held rows alone, answers that without reading the lanes themselves).
+    if not (holding := set(held.values_list("lane", flat=True).distinct())):
+        return 0
     with transaction.atomic():
-        heads = lane_heads(destination_id, dict.fromkeys(lanes, 1))
+        planner.in_index_order()
+        heads = lane_heads(destination_id, dict.fromkeys(holding, 1))
         open_lanes = [
             lane for lane, entries in heads.items() if entries and entries[0].status == "held"
         ]
@@ -242,19 +249,24 @@ def release_open_lanes(destination_id: int, lanes: set[int]) -> int:
 
 def release(destination_id: int, lanes: Iterable[int], chunk: int = RELEASE_CHUNK) -> int:
     """Put the first `chunk` held deliveries of each lane back in line, as they were before
-    they were held; the claim decides again. Returns how many."""
-    rows = held_entries(destination_id, list(lanes), chunk)
-    if not rows:
-        return 0
-    released = Delivery.objects.of(rows).filter(status=Delivery.Status.HELD)
-    mapping_ids = set(released.values_list("mapping_id", flat=True))
-    count = released.update(
-        status=Case(
-            When(attempts=0, then=Value(Delivery.Status.PENDING)),
-            default=Value(Delivery.Status.RETRYING),
-        ),
-        waits_on=None,
-    )
+    they were held; the claim decides again. Returns how many.
+
+    Rows another release is moving are skipped, not waited for: releases run after every
+    batch, side by side, and two that waited on each other's rows deadlocked (the loser's
+    batch then went out again once its lease lapsed)."""
+    with transaction.atomic():
+        rows = held_entries(destination_id, list(lanes), chunk)
+        held = Delivery.objects.of(rows).filter(status=Delivery.Status.HELD)
+        picked = list(held.select_for_update(skip_locked=True).only("pk", "event_received_at"))
+        released = Delivery.objects.of(picked)
+        mapping_ids = set(released.values_list("mapping_id", flat=True))
+        count = released.update(
+            status=Case(
+                When(attempts=0, then=Value(Delivery.Status.PENDING)),
+                default=Value(Delivery.Status.RETRYING),
+            ),
+            waits_on=None,
+        )
     transaction.on_commit(lambda: doorbell.ring_dispatchers(sorted(mapping_ids)))
     return count
 

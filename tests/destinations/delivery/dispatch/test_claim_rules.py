@@ -5,6 +5,8 @@ destinations/delivery/batching.py.
 Time is moved by writing the rows' due times, leases and first attempts, never by waiting.
 """
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from destinations.delivery.batching import claim_batch, reclaim_expired_leases
@@ -73,6 +75,30 @@ def test_the_concurrency_cap_counts_requests_in_flight_not_deliveries(source, bi
     assert (len(first.deliveries), len(second.deliveries)) == (3, 3)
     assert claim_batch(mapping.pk) is None  # two requests in flight: the cap
     assert statuses(billing) == {"in_flight": 6, "pending": 3}
+
+
+def test_a_claim_takes_its_destinations_lock_after_the_due_query_and_for_three_statements(
+    source, billing, mapping
+):
+    """Claims of one destination queue on its state row for the admission alone (issue 27:
+    a claim that sorted under that lock made every other claim of the destination wait)."""
+    configure(mapping, batch_size=3)
+    pending(source, 6)
+    assert claim_batch(mapping.pk) is not None  # the first claim makes the state row
+
+    with CaptureQueriesContext(connection) as queries:
+        assert claim_batch(mapping.pk) is not None
+
+    statements = [query["sql"] for query in queries.captured_queries]
+    locked = next(
+        i for i, sql in enumerate(statements) if "destinationstate" in sql and "FOR UPDATE" in sql
+    )
+    due = next(i for i, sql in enumerate(statements) if "SKIP LOCKED" in sql)
+    assert due < locked
+    # The requests in flight, the move to in_flight, and the transaction's end (the test's
+    # savepoint here, the commit in production).
+    after = [sql.split()[0] for sql in statements[locked + 1 :]]
+    assert after == ["SELECT", "UPDATE", "RELEASE"]
 
 
 # --- A lapsed lease and the retry window (docs/delivery.md, "Claims and leases") --------------
