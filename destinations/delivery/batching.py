@@ -1,15 +1,18 @@
 """Claiming due deliveries for one destination request, or a few in a row (docs/delivery.md,
 "Claims and leases").
 
-Claims are made under a lock on the destination's state row, which serializes them per
-destination: that is where the concurrency cap, the rate limit and the circuit breaker are
-enforced. The claimed rows move to `in_flight` with a lease and the transaction commits
-before any HTTP call; a worker that dies leaves a lease that the sweeper reclaims.
+A claim reads its due deliveries first, each row locked as it is read (SKIP LOCKED keeps
+two claims of a mapping apart), and at a destination that keeps order checks their lanes.
+Only then does it lock the destination's state row, for the admission: the circuit breaker,
+the concurrency cap and the rate limit are decided there, exactly, and the claimed rows move
+to `in_flight` with a lease before the transaction commits, before any HTTP call. So claims
+of one destination queue on that lock for three statements, not for the due query. A worker
+that dies leaves a lease that the sweeper reclaims.
 
-What the lock covers stays O(batch) whatever the backlog: the due query reads the first
-entries of `delivery_due`, whose columns are the claim's order, in each partition, and stops
-(a Merge Append of index scans; tests/destinations/delivery/dispatch/test_claim_plan.py holds
-the plan on a million waiting rows).
+The due query stays O(batch) whatever the backlog: it reads the first entries of
+`delivery_due`, whose columns are the claim's order, in each partition, and stops (a Merge
+Append of index scans; tests/destinations/delivery/dispatch/test_claim_plan.py holds the plan
+on a million waiting rows).
 
 A mapping whose requests carry few items (batch size 1, most webhooks) claims up to
 `CLAIM_MAX_DELIVERIES` at once, as several requests that one worker sends one after another:
