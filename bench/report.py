@@ -97,6 +97,9 @@ ROWS = (
     Row("warehouse loader, one core", "warehouse_events_per_s", "events/s", 50_000),
     Row("warehouse loader: RSS at 10 % of the events", "warehouse_rss_at_10pct_mb", "MB"),
     Row("warehouse loader: RSS at 100 % of the events", "warehouse_rss_at_100pct_mb", "MB"),
+    # Issue 31: /v1/batch to the row queryable, loads every 30 s (bench/warehouse_e2e.py).
+    Row("warehouse end to end: p50", "warehouse_e2e_p50_s", "s"),
+    Row("warehouse end to end: p95", "warehouse_e2e_p95_s", "s", 35, lower_is_better=True),
     # One destination, keeping up (>= 99 % delivered, p95 <= 2 s): bench/delivery.py.
     Row("delivery capacity, batches of 100", "delivery_capacity_eps_batch100", "events/s"),
     Row("delivery capacity, batch size 1", "delivery_capacity_eps_batch1", "events/s"),

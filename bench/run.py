@@ -8,17 +8,20 @@ process, then starts a Celery worker and beat, as production runs them, and a lo
 and soaks the whole path, through a destination transformation, at a fixed rate. Then one
 destination's delivery capacity, searched over offered rates for batches of 100 and of 1
 (bench/delivery.py), and how fast a backlog built with the worker stopped drains
-(bench/drain.py). It prints one table and writes bench/results/latest.json; whatever it
+(bench/drain.py), per-user order (bench/ordering.py) and a warehouse's end-to-end latency
+(bench/warehouse_e2e.py). It prints one table and writes bench/results/latest.json; whatever it
 started is stopped at the end, on Ctrl-C and on errors too. Logs: var/bench/.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (each wrk round),
 BENCH_SOAK_SECONDS, BENCH_E2E_EPS, BENCH_TABLE_ROWS (the table source's rows, default
 1,000,000), BENCH_WAREHOUSE_EVENTS (the warehouse loader's, default 1,000,000), BENCH_ONLY (a
 comma-separated list of the sections to run, of ingest, engines, transformation, router,
-table, warehouse, e2e, capacity, drain and ordering; "delivery" is capacity and drain;
+table, warehouse, e2e, capacity, drain, ordering and warehouse_e2e; "delivery" is capacity
+and drain;
 default all), BENCH_POISON_EVENTS (bench/poison.py), the capacity search's BENCH_CAPACITY*
 (bench/delivery.py), the drain's BENCH_DRAIN* (bench/drain.py) and per-user order's
-BENCH_ORDER* (bench/ordering.py); the servers read
+BENCH_ORDER* (bench/ordering.py), the warehouse's BENCH_WAREHOUSE_E2E*
+(bench/warehouse_e2e.py); the servers read
 WEB_CONCURRENCY, WEB_THREADS and CELERY_WORKER_CONCURRENCY as in production.
 """
 
@@ -48,6 +51,7 @@ from bench import (  # noqa: E402
     poison,
     report,
     tracking,
+    warehouse_e2e,
     wrk,
 )
 from bench.processes import Supervisor, free_port, interrupt_on_signals, wait_for_http  # noqa: E402
@@ -65,6 +69,7 @@ SECTIONS = (
     "capacity",
     "drain",
     "ordering",
+    "warehouse_e2e",
 )
 DRAIN_EVENTS = 200_000
 
@@ -78,6 +83,7 @@ class Plan:
     capacity: delivery.Search
     drain: drain.Drain
     ordering: ordering.Plan
+    warehouse_e2e: warehouse_e2e.Plan
     sections: frozenset[str]
 
     @classmethod
@@ -108,6 +114,7 @@ class Plan:
             capacity=delivery.Search.from_env(),
             drain=drain.Drain.from_env(DRAIN_EVENTS),
             ordering=ordering.Plan.from_env(),
+            warehouse_e2e=warehouse_e2e.Plan.from_env(),
             sections=sections_from_env(),
         )
 
@@ -211,6 +218,11 @@ def run(supervisor: Supervisor, plan: Plan, env: dict[str, str]) -> dict[str, An
         order = plan.ordering
         step("ordering", f"{order.events_per_second:,} events/s over {order.users:,} users")
         results |= ordering.run(stage, order)
+    if "warehouse_e2e" in sections and plan.warehouse_e2e.enabled:
+        e2e = plan.warehouse_e2e
+        load = f"{e2e.events_per_second:,} events/s for {e2e.seconds:g} s"
+        step("warehouse end to end", f"{load}, loads every {e2e.interval} s")
+        results |= warehouse_e2e.run(stage, e2e)
     results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return results
 
