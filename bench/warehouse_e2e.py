@@ -60,6 +60,10 @@ def run(stage: Stage, plan: Plan) -> dict[str, Any]:
     finally:
         delivery.stop_delivery_engine(stage, "warehouse-e2e")
         database.drop(url)
+    delivery.step(
+        "warehouse end to end",
+        f"{loaded:,} of {sent:,} events loaded; p95 {latency['p95']} s from receipt to queryable",
+    )
     return {
         "warehouse_e2e_p50_s": latency["p50"],
         "warehouse_e2e_p95_s": latency["p95"],
