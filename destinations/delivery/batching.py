@@ -88,7 +88,9 @@ def claim_batch(mapping_id: int) -> Batch | None:
         destination = mapping.destination
         now = timezone.now()
         probe = circuit_allows(current_state(destination), now)
-        if probe is None:
+        # Looked at unlocked first, so that claims of a destination that is full or paused
+        # read no due rows; decided under the lock below.
+        if probe is None or in_flight_requests(destination, now) >= destination.max_concurrency:
             return None
         size = 1 if probe else mapping.effective_batch_size
         requests = requests_per_claim(destination, size, probe)
