@@ -39,13 +39,10 @@ class Plan:
 def plan(existing: dict[str, str], rows: list[Row], fixed: dict[str, str], cap: int) -> Plan:
     """The columns of this batch. A new column's type is the join of the batch's values for
     it; once the table holds `cap` columns, new names go to the overflow column."""
-    written = set().union(*(row.values.keys() for row in rows))
-    new = written - existing.keys() - fixed.keys()
     seen: dict[str, tuple[str, str]] = {}  # new column -> (type so far, first row id)
-    # Most loads bring no new column: then no value needs looking at here.
-    for row in rows if new else ():
+    for row in rows:
         for column, value in row.values.items():
-            if column not in new:
+            if column in existing or column in fixed:
                 continue
             kind = types.infer(value)
             if column in seen:
@@ -62,6 +59,7 @@ def plan(existing: dict[str, str], rows: list[Row], fixed: dict[str, str], cap: 
     if result.overflowed and OVERFLOW not in existing:
         result.added.append(NewColumn(OVERFLOW, types.JSONB, rows[0].id))
     known = fixed | existing | {column.name: column.type for column in result.added}
+    written = {column for row in rows for column in row.values}
     result.types = {c: t for c, t in known.items() if c in written and c != "uuid_ts"}
     if result.overflowed:
         result.types[OVERFLOW] = types.JSONB
@@ -74,7 +72,6 @@ def encode(rows: list[Row], plan: Plan) -> tuple[list[tuple], list[Discard]]:
     position = {column: index for index, column in enumerate(plan.columns)}
     kinds = list(plan.types.values())
     width, has_overflow = len(kinds), OVERFLOW in plan.types
-    plain = [kind == types.TEXT for kind in kinds]  # where a string goes in as it is
     encoded, misfits = [], []
     for row in rows:
         texts: list[str | None] = [None] * width
@@ -82,9 +79,6 @@ def encode(rows: list[Row], plan: Plan) -> tuple[list[tuple], list[Discard]]:
             index = position.get(column)
             if index is None:
                 continue  # past the cap: overflow_text writes it
-            if type(value) is str and plain[index] and "\x00" not in value:
-                texts[index] = value  # the usual value, without a call
-                continue
             text = fast_text(value, kinds[index])
             if text is None:
                 text = types.copy_text(value, kinds[index])

@@ -79,9 +79,7 @@ class BadEvent(Exception):
 class Row:
     table: str
     values: dict[str, Any]
-    # column -> the key path it came from: a key, or a path of keys (joined with "." when a
-    # discard names it; joining every path up front was a tenth of a load's layout)
-    origins: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # column -> the key path it came from
 
     @property
     def id(self) -> str:
@@ -162,7 +160,8 @@ class Layer:
             self.put(row, "event", name or None, "event", own=True)
         context = event.get("context")
         if isinstance(context, dict):
-            self.add_leaves(row, context, ("context",))
+            for path, value in flattened(context, ("context",)):
+                self.put(row, column_of(path), value, ".".join(path))
         return row
 
     def event_table(self, common: Row, event_tables: frozenset[str] | None) -> None:
@@ -179,18 +178,8 @@ class Layer:
 
     def add_custom(self, row: Row, custom: Any) -> None:
         if isinstance(custom, dict):
-            self.add_leaves(row, custom, ())
-
-    def add_leaves(self, row: Row, value: dict[str, Any], prefix: tuple[str, ...]) -> None:
-        """Each leaf in its column; put() judges the few that cannot simply take theirs."""
-        fixed, values, origins = fixed_columns(row.table), row.values, row.origins
-        for path, leaf in flattened(value, prefix):
-            column = column_of(path)
-            if column and column not in values and column not in fixed:
-                values[column] = leaf
-                origins[column] = path
-            else:
-                self.put(row, column, leaf, path)
+            for path, value in flattened(custom, ()):
+                self.put(row, column_of(path), value, ".".join(path))
 
     def user_row(self) -> Row:
         row = Row(USERS, {"id": self.event["userId"]})
@@ -198,13 +187,10 @@ class Layer:
         self.add_custom(row, self.event.get("traits"))
         return row
 
-    def put(
-        self, row: Row, column: str, value: Any, origin: str | tuple[str, ...], own: bool = False
-    ) -> None:
+    def put(self, row: Row, column: str, value: Any, origin: str, own: bool = False) -> None:
         """`own`: a bookkeeping column, which properties, traits and context never fill."""
         if value is None:
             return
-        origin = dotted(origin)
         if not column:
             self.discard(row, origin, value, NO_COLUMN_NAME, f"{origin!r} names no column")
         elif not own and column in fixed_columns(row.table):
@@ -214,16 +200,12 @@ class Layer:
             row.values[column] = value
             row.origins[column] = origin
         elif row.values[column] != value:
-            detail = f"{origin!r} has the column of {dotted(row.origins.get(column, column))!r}"
+            detail = f"{origin!r} has the column of {row.origins.get(column, column)!r}"
             self.discard(row, column, value, NAME_COLLISION, detail)
 
     def discard(self, row: Row, column: str, value: Any, reason: str, detail: str) -> None:
         received = self.event.get("receivedAt")
         self.discards.append(Discard(row.table, column, row.id, value, reason, detail, received))
-
-
-def dotted(origin: str | tuple[str, ...]) -> str:
-    return origin if isinstance(origin, str) else ".".join(origin)
 
 
 @lru_cache(maxsize=4096)
