@@ -128,10 +128,10 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 # Celery's Django fix-up closes every database connection before and after each task unless
 # this is set: at 1,000 events/s that was 1,052 new connections in a 40 s soak, each a
-# PostgreSQL backend forked with cold caches, and the soak's p95 fell from 0.3-0.8 s to
-# 0.15 s without them (make bench, ordering; issue 30). Set, connections are reused, and
-# project/celery.py closes them as Django does after a request: past CONN_MAX_AGE, or
-# unusable after an error.
+# PostgreSQL backend forked with cold caches; without them the ordering soak's p95 went from
+# 0.3-0.8 s to 0.08-0.27 s (make bench, ordering; issue 30, docs/performance.md). Set,
+# connections are reused, and project/celery.py closes them as Django does after a request:
+# past CONN_MAX_AGE, or unusable after an error.
 CELERY_DB_REUSE_MAX = 10**9
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "destinations.sweep", "schedule": 1.0, "options": {"expires": 5}},
