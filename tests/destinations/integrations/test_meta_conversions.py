@@ -21,6 +21,7 @@ from destinations.admin.forms import destination_form
 from destinations.delivery.payloads import PayloadInvalid, prepare
 from destinations.delivery.transport import send_batch
 from destinations.integrations import meta_conversions as meta
+from destinations.integrations import meta_conversions_rules as rules
 from destinations.integrations.base import Answer, Config, ItemResult, Outcome
 from destinations.models import Destination
 from destinations.services.destinations import check_connection, create_destination
@@ -384,7 +385,7 @@ def test_rate_limit_codes_are_retried_when_meta_says_access_returns(httpserver, 
 
 
 def test_a_rate_limit_without_a_usage_header_is_retried_with_the_usual_backoff():
-    result = meta.read_error(Answer(400, {}, orjson.dumps(graph_error(17))))
+    result = rules.read_error(Answer(400, {}, orjson.dumps(graph_error(17))))
 
     assert (result.outcome, result.code, result.retry_after) == (
         Outcome.RETRY,
@@ -431,7 +432,7 @@ def test_a_bad_token_fails_every_event_as_authentication_without_splitting(https
 def test_graph_errors_are_read_by_their_code(error, outcome, code):
     """Graph API error handling guide: 1 and 2 are transient, 10 and 200-299 permissions,
     100 an invalid parameter; is_transient marks any other passing error."""
-    result = meta.read_error(Answer(400, {}, orjson.dumps(error)))
+    result = rules.read_error(Answer(400, {}, orjson.dumps(error)))
 
     assert (result.outcome, result.code) == (outcome, code)
 
@@ -443,15 +444,15 @@ def test_graph_errors_are_read_by_their_code(error, outcome, code):
 def test_an_answer_that_is_not_a_graph_error_is_left_to_the_generic_rules(body):
     answer = Answer(400, {"x-business-use-case-usage": "not json"}, body)
 
-    assert meta.read_error(answer) is None
-    assert meta.read_response(answer, 3) is None
+    assert rules.read_error(answer) is None
+    assert rules.read_response(answer, 3) is None
 
 
 def test_an_unknown_graph_error_code_is_left_to_the_generic_rules():
     answer = Answer(400, {}, orjson.dumps(graph_error(12345)))
 
-    assert meta.read_error(answer) is None
-    assert meta.read_response(answer, 2) is None
+    assert rules.read_error(answer) is None
+    assert rules.read_response(answer, 2) is None
 
 
 @pytest.mark.parametrize(
@@ -468,14 +469,14 @@ def test_an_unknown_graph_error_code_is_left_to_the_generic_rules():
 def test_a_strange_usage_header_never_breaks_the_reading(usage):
     answer = Answer(400, {"x-business-use-case-usage": usage}, orjson.dumps(graph_error(4)))
 
-    result = meta.read_error(answer)
+    result = rules.read_error(answer)
 
     assert result.outcome is Outcome.RETRY
     assert result.retry_after is None or 0 <= result.retry_after <= 24 * 3600
 
 
 def test_a_2xx_answer_delivers_every_event():
-    assert meta.read_response(Answer(200, {}, orjson.dumps(ACCEPTED)), 2) is None
+    assert rules.read_response(Answer(200, {}, orjson.dumps(ACCEPTED)), 2) is None
 
 
 def test_test_mapping_adds_the_test_event_code_and_the_real_send_never_does(httpserver):
