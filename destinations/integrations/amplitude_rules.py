@@ -5,8 +5,6 @@ actions, which alone import them."""
 from collections import defaultdict
 from typing import Any
 
-import orjson
-
 from .base import Answer, ItemResult, Outcome
 
 # A throttled user or device: HTTP V2 asks for a 30 s pause, the Identify API for 15 s; no
@@ -22,14 +20,6 @@ REFUSALS = {
     "events_with_invalid_id_lengths": "too short",
 }
 INVALID_API_KEY = "Invalid API key"
-
-
-def json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        reply = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return reply if isinstance(reply, dict) else None
 
 
 def indexes(value: Any, count: int) -> list[int]:
@@ -55,7 +45,7 @@ def read_events_answer(answer: Answer, count: int) -> list[ItemResult] | None:
     """Results event by event from a 400 or 429 that names events by index: the ones it
     refused fail, throttled ones wait the pause Amplitude asks for, and the others, refused
     only for being in the same request, go again at once. None for any other answer."""
-    reply = json_object(answer.body) if answer.status in (400, 429) else None
+    reply = answer.json_object() if answer.status in (400, 429) else None
     if reply is None:
         return None
     error = str(reply.get("error") or f"HTTP {answer.status}")

@@ -136,6 +136,14 @@ class Answer:
     body: bytes
     request: Request | None = None  # the request answered
 
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object; None when it is anything else."""
+        try:
+            reply = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
+        return reply if isinstance(reply, dict) else None
+
 
 @dataclass(frozen=True)
 class Loaded:

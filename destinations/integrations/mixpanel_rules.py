@@ -5,8 +5,6 @@ import re
 import uuid
 from typing import Any
 
-import orjson
-
 from .base import Answer, ItemResult, Outcome
 
 # "$insert_ids must be <= 36 bytes and contain only alphanumeric characters or "-"", and
@@ -40,19 +38,11 @@ def insert_id(message_id: str) -> str:
     return str(uuid.uuid5(INSERT_ID_NAMESPACE, message_id))
 
 
-def json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        reply = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return reply if isinstance(reply, dict) else None
-
-
 def read_import_answer(answer: Answer, count: int) -> list[ItemResult] | None:
     """With strict=1 a 400 lists the events that failed validation in failed_records, and
     Mixpanel imports all the others (Import Events, Validation): those are delivered, and
     Mixpanel asks that the failed ones not be retried. None for any other answer."""
-    reply = json_object(answer.body) if answer.status == 400 else None
+    reply = answer.json_object() if answer.status == 400 else None
     failed = reply.get("failed_records") if reply else None
     if not isinstance(failed, list):
         return None
@@ -89,7 +79,7 @@ def read_updates_answer(answer: Answer, count: int) -> list[ItemResult] | None:
     """/engage and /groups answer 200 even to updates they refuse ("check the response
     body"): {"status": 0, "error": ...} means no update of the request was valid. Status 1
     means at least one was; which ones is not said, so they count as delivered."""
-    reply = json_object(answer.body) if 200 <= answer.status < 300 else None
+    reply = answer.json_object() if 200 <= answer.status < 300 else None
     if reply is None or reply.get("status") != 0:
         return None
     message = f"Mixpanel took none of the updates: {reply.get('error') or 'no reason given'}"
