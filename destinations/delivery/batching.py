@@ -275,8 +275,33 @@ def rate_allows(destination: Destination, state: DestinationState, now: datetime
 
 
 def request_groups(due: list[Delivery], size: int, max_bytes: int | None) -> list[list[Delivery]]:
-    """The due deliveries cut into requests, in order: at most `size` each, and at most
-    max_bytes of JSON array each (a delivery larger than that goes alone)."""
+    """The due deliveries cut into requests: retries first, then first attempts, never the
+    two in one request. A delivery that failed may fail again, and a request refused whole
+    (a 503) would take its neighbours with it every time (docs/delivery.md, "Retries go
+    apart")."""
+    retries, firsts = retries_apart(due)
+    return cut(retries, size, max_bytes) + cut(firsts, size, max_bytes)
+
+
+def retries_apart(due: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    """The retries and the first attempts, each in the order given. A retry that comes
+    after a first attempt of its own lane stays with the first attempts, behind it."""
+    retries: list[Delivery] = []
+    firsts: list[Delivery] = []
+    lanes_in_firsts: set[int] = set()
+    for delivery in due:
+        if delivery.attempts and delivery.lane not in lanes_in_firsts:
+            retries.append(delivery)
+            continue
+        firsts.append(delivery)
+        if delivery.lane is not None:
+            lanes_in_firsts.add(delivery.lane)
+    return retries, firsts
+
+
+def cut(due: list[Delivery], size: int, max_bytes: int | None) -> list[list[Delivery]]:
+    """Deliveries cut into requests, in order: at most `size` each, and at most max_bytes of
+    JSON array each (a delivery larger than that goes alone)."""
     groups: list[list[Delivery]] = []
     total = 0
     for delivery in due:

@@ -45,7 +45,8 @@ def deliver(batch: Batch) -> None:
     The requests left go back in line as they were, with no attempt counted, once one
     request's items all wait for a retry (the destination is struggling: its breaker decides
     from here, a request at a time) or a quarter of the lease has passed (a slow destination
-    must not keep them past the lease, which would send them twice).
+    must not keep them past the lease, which would send them twice). So does a delivery
+    whose user's earlier delivery in this claim is to be retried: it must not overtake it.
     """
     if missing := batch.destination.kind_spec.missing_secrets(batch.config):
         # Cleared by a save that moved the host, or never typed: nothing can go out until
@@ -57,14 +58,31 @@ def deliver(batch: Batch) -> None:
     sent: list[Sent] = []
     released: list[int] = []
     go_on = True
+    retrying_lanes: set[int] = set()
     for items in batch.requests():
         if not go_on or (sent and time.monotonic() > deadline):
             released += items
             continue
+        behind = [i for i in items if batch.deliveries[i].lane in retrying_lanes]
+        released += behind
+        if not (items := tuple(i for i in items if i not in behind)):
+            continue
         answers = send_request(batch, items)
         sent += answers
         go_on = any(r.outcome is not Outcome.RETRY for item in answers for r in item.results)
+        retrying_lanes |= lanes_to_retry(batch, answers)
     record(batch, sent, released)
+
+
+def lanes_to_retry(batch: Batch, answers: list[Sent]) -> set[int]:
+    """The lanes of the items whose last verdict in these answers is a retry."""
+    verdicts = {
+        index: result.outcome
+        for item in answers
+        for index, result in zip(item.request.items, item.results, strict=True)
+    }
+    retried = (batch.deliveries[i].lane for i, o in verdicts.items() if o is Outcome.RETRY)
+    return {lane for lane in retried if lane is not None}
 
 
 def secret_missing(labels: list[str]) -> ItemResult:

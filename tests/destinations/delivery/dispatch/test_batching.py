@@ -15,12 +15,15 @@ from destinations.models import Delivery, Mapping
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.dispatch.helpers import (
     configure,
+    dispatch_once,
+    make_due,
     mapping_of,
     pending,
     sizes,
     statuses,
     twenty_byte_payloads,
 )
+from tests.destinations.delivery.scenario import ingest_and_route, track
 
 # --- Batching (docs/delivery.md, "Batching") -------------------------------------------------
 
@@ -128,3 +131,27 @@ def test_looking_at_a_partial_batch_takes_a_few_queries_whatever_its_size(
 
     with django_assert_max_num_queries(15):
         assert claim_batch(mapping.pk) is None
+
+
+def test_a_retry_goes_in_a_request_of_its_own_and_fails_no_first_attempt_with_it(
+    source, sink, billing, mapping
+):
+    # docs/delivery.md, "Retries go apart": the sink refuses whole any request with acct-bad.
+    def refusing_bad(request):
+        bad = any(item["customer_id"] == "acct-bad" for item in request.json())
+        return (503, {}, b"{}") if bad else (200, {}, b"{}")
+
+    sink.answer = refusing_bad
+    ingest_and_route(source, track(0, context={"groupId": "acct-bad"}))
+    dispatch_once(mapping)
+    make_due(status="retrying")
+    pending(source, 3, start=1)
+
+    dispatch_once(mapping)  # the retry, alone, refused again
+    dispatch_once(mapping)  # the first attempts
+
+    assert sizes(sink) == [1, 1, 3]
+    assert statuses(billing) == {"delivered": 3, "retrying": 1}
+    assert set(Delivery.objects.filter(status="delivered").values_list("attempts", flat=True)) == {
+        1
+    }

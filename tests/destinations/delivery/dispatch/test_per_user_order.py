@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from destinations.delivery import lanes
-from destinations.delivery.batching import claim_batch, reclaim_expired_leases
+from destinations.delivery.batching import claim_batch, reclaim_expired_leases, request_groups
 from destinations.delivery.dispatch import deliver
 from destinations.models import Delivery, Destination, Mapping
 from destinations.services.destinations import create_destination, save_destination
@@ -139,8 +139,42 @@ def test_a_retry_made_due_again_goes_before_the_later_events_of_its_user(source,
     # ann-2 came in while ann-1 waited and is due before it: the request still keeps the order.
     Delivery.objects.filter(event__message_id="ann-1").update(next_attempt_at=timezone.now())
     sink.answer = always(200)
+    dispatch_once(tracks)  # the retry goes first, in a request of its own
     dispatch_once(tracks)
     assert arrived(sink) == ["ann-1", "ann-2"]
+
+
+def test_a_delivery_stays_behind_its_users_retry_refused_earlier_in_the_same_claim(
+    settings, source, sink, tracks
+):
+    settings.CLAIM_MAX_DELIVERIES = 100  # a claim of several requests
+    ingest_and_route(source, event("ann", 1), event("bob", 1))
+    sink.answer = always(503)
+    dispatch_once(tracks)
+    ingest_and_route(source, event("ann", 2))
+    Delivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now())
+
+    def answer(request: Received):
+        sent = [item["messageId"] for item in request.json()]
+        if len(sent) > 1:
+            return 400, {}, b"{}"  # split in halves: ann-1 is refused again, bob-1 goes
+        return (503, {}, b"{}") if sent == ["ann-1"] else (200, {}, b"{}")
+
+    sink.answer = answer
+    batch = dispatch_once(tracks)
+    assert len(batch.requests()) == 2  # the retries, then ann-2
+    assert arrived(sink) == ["bob-1"]
+    assert status_of("ann-2") == "pending"  # back in line, untouched
+    assert claim_batch(tracks.pk) is None
+    assert status_of("ann-2") == "held"
+
+
+def test_a_retry_behind_a_first_attempt_of_its_user_goes_behind_it_with_the_first_attempts():
+    first = Delivery(pk=1, attempts=0, lane=7, payload_bytes=2)
+    retry = Delivery(pk=2, attempts=1, lane=7, payload_bytes=2)
+    other_retry = Delivery(pk=3, attempts=1, lane=8, payload_bytes=2)
+    groups = request_groups([first, retry, other_retry], 10, None)
+    assert groups == [[other_retry], [first, retry]]
 
 
 def test_a_replay_is_sent_after_what_is_already_queued_for_its_user(source, sink, tracks):
