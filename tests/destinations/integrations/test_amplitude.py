@@ -1,5 +1,7 @@
-"""Amplitude: events to the HTTP V2 API (or the Batch Event Upload API), users to the Identify
-API, groups to the Group Identify API.
+"""Amplitude: events to the HTTP V2 API (or the Batch Event Upload API), their batching
+and revenue, the regions and the connection test; users and groups (the Identify and Group
+Identify APIs) are in test_amplitude_identify.py, the reading of Amplitude's answers in
+test_amplitude_answers.py.
 
 Sources: https://amplitude.com/docs/apis/analytics/http-v2 (limits, 400/413/429 answers),
 https://amplitude.com/docs/apis/analytics/batch-event-upload, .../identify,
@@ -9,84 +11,28 @@ segmentio/action-destinations.
 """
 
 import base64
-from urllib.parse import parse_qs, urlencode
 
-import orjson
 import pytest
 
 from destinations.delivery.batching import request_groups
-from destinations.delivery.payloads import prepare
 from destinations.integrations import amplitude
-from destinations.integrations.base import Answer, Config, ItemResult, Outcome
-from destinations.models import Delivery, Destination
+from destinations.integrations.base import Config
+from destinations.models import Delivery
 from destinations.services.destinations import check_connection, create_destination
 from infra.encryption import Secrets
 from tests.destinations import events
-from tests.destinations.integrations.contract import assert_json_request, deliver
-
-API_KEY = "amp-api-key-123"
-SECRET_KEY = "amp-secret-456"
-SECRETS = {"api_key": API_KEY, "secret_key": SECRET_KEY}
-# 2026-03-01T12:00:00.000Z, the samples' timestamp.
-TIME = 1772366400000
-DELIVERED = ItemResult(Outcome.DELIVERED)
-LOG_EVENT = amplitude.LOG_EVENT.default_fields()
-FORM = "application/x-www-form-urlencoded"
-
-
-def send(httpserver, action, sample_events, **settings):
-    """Deliver with the action's default fields (those of the Track, Identify and Group
-    calls presets) to the test server."""
-    settings = {"base_url": httpserver.url_for("/"), **settings}
-    fields = amplitude.KIND.action(action).default_fields()
-    return deliver(
-        httpserver,
-        "amplitude",
-        action,
-        sample_events,
-        settings=settings,
-        secrets=SECRETS,
-        fields=fields,
-    )
-
-
-def amplitude_event(number: int, **changes) -> dict:
-    """The event sent for events.track(number) with the Track calls preset."""
-    return {
-        "user_id": f"user-{number}",
-        "device_id": f"anon-{number}",
-        "event_type": "API Call",
-        "time": TIME,
-        "insert_id": f"msg-{number:04d}",
-        "event_properties": {"endpoint": "/v1/search", "value": 3, "revenue": 12.5},
-        "ip": "203.0.113.7",
-        "revenue": 12.5,
-        "revenueType": "Purchase",
-    } | changes
-
-
-def built_event(event: dict, **fields) -> dict:
-    config = Config({}, Secrets(SECRETS), "")
-    payload = prepare(amplitude.LOG_EVENT, LOG_EVENT | fields, event)
-    return orjson.loads(amplitude.build_events(config, [payload])[0].body)["events"][0]
-
-
-def form(request) -> dict[str, str]:
-    assert request.headers["Content-Type"] == FORM
-    return {key: values[0] for key, values in parse_qs(request.get_data().decode()).items()}
-
-
-def config_for(**settings) -> Config:
-    """The config of a saved destination with these settings (defaults filled in)."""
-    destination = Destination(kind="amplitude", settings=settings)
-    destination.set_secrets(SECRETS)
-    return destination.config()
-
-
-def url_of(action, **settings) -> str:
-    sample = events.track() | {"groupId": "acme-inc"}
-    payload = prepare(action, action.default_fields(), sample)
-    return action.build(config_for(**settings), [payload])[0].url
+from tests.destinations.integrations.amplitude_harness import (
+    API_KEY,
+    DELIVERED,
+    SECRET_KEY,
+    SECRETS,
+    amplitude_event,
+    built_event,
+    config_for,
+    send,
+    url_of,
+)
+from tests.destinations.integrations.contract import assert_json_request
 
 
 def test_a_track_event_becomes_one_http_v2_event(httpserver):
@@ -183,186 +129,6 @@ def test_a_negative_half_quantity_rounds_up_as_javascript_does():
     sent = built_event(events.track(properties={"price": 1, "quantity": -2.5}))
 
     assert (sent["quantity"], sent["revenue"]) == (-2, -2.5)
-
-
-def test_an_identify_becomes_a_form_encoded_identification(httpserver):
-    """Identify API: api_key and identification (a JSON array) as form fields; Segment's
-    identifyUser/index.ts sends the same."""
-    httpserver.expect_request("/identify", method="POST").respond_with_data("success")
-
-    received, results = send(httpserver, "identify_user", [events.identify(1)])
-
-    identification = (
-        '[{"user_id":"user-1","device_id":"anon-1",'
-        '"user_properties":{"email":"ada@example.com","plan":"pro"}}]'
-    )
-    assert received[0].full_path == "/identify?"
-    assert (
-        received[0].get_data()
-        == urlencode({"api_key": API_KEY, "identification": identification}).encode()
-    )
-    assert form(received[0])["identification"] == identification
-    assert results == [DELIVERED]
-
-
-def test_identifications_go_together_with_the_options(httpserver):
-    httpserver.expect_request("/identify").respond_with_data("success")
-    batch = [events.identify(n) for n in range(1, 4)]
-
-    received, results = send(httpserver, "identify_user", batch, min_id_length=2)
-
-    sent = form(received[0])
-    assert [item["user_id"] for item in orjson.loads(sent["identification"])] == [
-        "user-1",
-        "user-2",
-        "user-3",
-    ]
-    assert sent["options"] == '{"min_id_length":2}'
-    assert results == [DELIVERED] * 3
-
-
-def test_a_group_call_sets_the_group_properties(httpserver):
-    """Group Identify API: identification holds group_type, group_value, group_properties."""
-    httpserver.expect_request("/groupidentify").respond_with_data("success")
-
-    received, results = send(httpserver, "group_identify", [events.group(1)])
-
-    identification = (
-        '[{"group_type":"company","group_value":"acme-inc",'
-        '"group_properties":{"name":"Acme Inc","seats":12}}]'
-    )
-    assert (
-        received[0].get_data()
-        == urlencode({"api_key": API_KEY, "identification": identification}).encode()
-    )
-    assert results == [DELIVERED]
-
-
-def test_form_encoded_batches_stay_under_a_third_of_1_mb():
-    """Group Identify: 1024 identifications and 1 MB a request; URL encoding can triple JSON."""
-    for action in (amplitude.IDENTIFY_USER, amplitude.GROUP_IDENTIFY):
-        assert action.max_batch_size == 1024
-        assert action.max_batch_bytes * 3 < 1_000_000
-
-
-def test_only_the_events_a_400_names_fail_and_the_others_go_again_at_once(httpserver):
-    """HTTP V2, 400: events_with_invalid_fields / events_with_missing_fields map a field to
-    indexes, silenced_events lists indexes; Amplitude took none of the events, and its SDKs
-    drop the named ones and resend the rest (analytics-core/src/plugins/destination.ts)."""
-    answer = {
-        "code": 400,
-        "error": "Invalid field values on some events",
-        "events_with_invalid_fields": {"time": [1]},
-        "events_with_missing_fields": {"event_type": [1, 3]},
-        "silenced_events": [2],
-        "silenced_devices": ["anon-3"],
-    }
-    httpserver.expect_request("/2/httpapi").respond_with_json(answer, status=400)
-
-    received, results = send(httpserver, "log_event", [events.track(n) for n in range(5)])
-
-    assert len(received) == 1  # read event by event, not split in halves
-    error = "Amplitude refused this event: Invalid field values on some events"
-    resent = ItemResult(
-        Outcome.RETRY,
-        "RESENT_WITHOUT_REFUSED_EVENTS",
-        "Amplitude refused the whole request for other events in it "
-        "(Invalid field values on some events)",
-        0.0,
-    )
-    assert results == [
-        resent,
-        ItemResult(Outcome.FAILED, "BAD_REQUEST", f"{error} (invalid time, missing event_type)"),
-        ItemResult(Outcome.FAILED, "BAD_REQUEST", f"{error} (device silenced)"),
-        ItemResult(Outcome.FAILED, "BAD_REQUEST", f"{error} (missing event_type)"),
-        resent,
-    ]
-
-
-def test_a_400_for_the_api_key_fails_every_event_as_an_authentication_error(httpserver):
-    """Amplitude answers a bad key with 400 "Invalid API key"; its SDKs give up on all."""
-    answer = {"code": 400, "error": f"Invalid API key: {API_KEY}"}
-    httpserver.expect_request("/2/httpapi").respond_with_json(answer, status=400)
-
-    received, results = send(httpserver, "log_event", [events.track(1), events.track(2)])
-
-    assert len(received) == 1
-    assert {(r.outcome, r.code) for r in results} == {(Outcome.FAILED, "INVALID_AUTHENTICATION")}
-    assert API_KEY not in results[0].message  # the transport masks the secrets it quotes
-
-
-def test_a_400_for_a_missing_request_field_fails_every_event():
-    answer = Answer(
-        400,
-        {},
-        b'{"code":400,"error":"Request missing required field",'
-        b'"missing_field":"api_key","events_with_missing_fields":{"event_type":[1]}}',
-    )
-
-    results = amplitude.read_events_answer(answer, 2)
-
-    failed = ItemResult(Outcome.FAILED, "BAD_REQUEST", "HTTP 400: Request missing required field")
-    assert results == [failed, failed]
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"",
-        b"Bad Request",
-        b"[1]",
-        b'{"code":400,"error":"Invalid JSON request body"}',
-        b'{"events_with_invalid_fields":{"time":[7,"1",true,-1]},"silenced_events":"1"}',
-        b'{"events_with_invalid_fields":["time"],"throttled_events":{"0":1}}',
-    ],
-)
-def test_an_answer_that_names_no_event_of_the_request_is_judged_whole(body):
-    """None: a 400 then splits the batch to find its bad events (the generic rule)."""
-    assert amplitude.read_events_answer(Answer(400, {}, body), 2) is None
-
-
-def test_throttled_events_wait_30_seconds_and_the_others_go_again_at_once(httpserver):
-    """HTTP V2, 429: "pause sending events for that user or device for a period of 30
-    seconds"; throttled_events lists them. Amplitude took none of the request's events."""
-    answer = {
-        "code": 429,
-        "error": "Too many requests for some devices and users",
-        "eps_threshold": 30,
-        "throttled_devices": {"anon-0": 31},
-        "throttled_users": {"user-0": 32},
-        "throttled_events": [0],
-    }
-    httpserver.expect_request("/2/httpapi").respond_with_json(answer, status=429)
-
-    _, results = send(httpserver, "log_event", [events.track(0), events.track(1)])
-
-    assert [(r.outcome, r.code, r.retry_after) for r in results] == [
-        (Outcome.RETRY, "TOO_MANY_REQUESTS", 30.0),
-        (Outcome.RETRY, "RESENT_WITHOUT_REFUSED_EVENTS", 0.0),
-    ]
-
-
-def test_a_429_that_names_no_event_is_retried_after_its_retry_after(httpserver):
-    httpserver.expect_request("/2/httpapi").respond_with_data(
-        "slow down", status=429, headers={"Retry-After": "7"}
-    )
-
-    _, results = send(httpserver, "log_event", [events.track(1)])
-
-    assert [(r.outcome, r.code, r.retry_after) for r in results] == [
-        (Outcome.RETRY, "TOO_MANY_REQUESTS", 7.0)
-    ]
-
-
-def test_an_identify_api_429_holds_the_whole_request_15_seconds(httpserver):
-    """Identify API: "Pause sending events for any devices in that request for 15 seconds"."""
-    httpserver.expect_request("/identify").respond_with_data("too many requests", status=429)
-
-    _, results = send(httpserver, "identify_user", [events.identify(1), events.identify(2)])
-
-    assert {(r.outcome, r.code, r.retry_after) for r in results} == {
-        (Outcome.RETRY, "TOO_MANY_REQUESTS", 15.0)
-    }
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Braze's Track users endpoint, byte for byte.
+"""Braze's Track users endpoint, byte for byte: events, purchases, batching, user
+identifiers and refusals, the instance endpoints, the connection test and the presets; user
+attributes are in test_braze_profiles.py, the reading of Braze's answers in
+test_braze_answers.py.
 
 Sources: https://www.braze.com/docs/api/endpoints/user_data/post_user_track/ (request and
 responses), https://www.braze.com/docs/api/api_limits/ (75 objects, 4 MB, rate-limit headers),
@@ -7,81 +10,29 @@ packages/destination-actions/src/destinations/braze/ (utils.ts, trackPurchase/in
 __tests__/multistatus.test.ts).
 """
 
-import time
-
 import orjson
 import pytest
 
 from destinations import triggers
 from destinations.delivery.payloads import prepare
 from destinations.integrations import braze
-from destinations.integrations.base import Answer, Config, ItemResult, Outcome, Request
+from destinations.integrations.base import Config, Outcome
 from destinations.models import Destination
 from destinations.services.destinations import check_connection, create_destination
 from infra.encryption import Secrets
 from tests.destinations import events
-from tests.destinations.integrations.contract import assert_json_request, deliver
-
-API_KEY = "braze-rest-key-0001"
-HEADERS = {"Authorization": f"Bearer {API_KEY}"}
-PATH = "/users/track"
-STAMP = "2026-03-01T12:00:00.000Z"
-PROPERTIES = {"endpoint": "/v1/search", "value": 3, "revenue": 12.5}
-DELIVERED = ItemResult(Outcome.DELIVERED)
-
-
-def send(httpserver, action, sample_events, fields=None, **settings):
-    return deliver(
-        httpserver,
-        "braze",
-        action,
-        sample_events,
-        settings={"base_url": httpserver.url_for("/"), **settings},
-        secrets={"api_key": API_KEY},
-        fields=fields,
-    )
-
-
-def braze_event(number: int) -> dict:
-    return {
-        "external_id": f"user-{number}",
-        "name": "API Call",
-        "time": STAMP,
-        "properties": PROPERTIES,
-        "_update_existing_only": False,
-    }
-
-
-def order(number: int, products: int) -> dict:
-    items = [
-        {"product_id": f"sku-{number}-{n}", "price": 10.0 + n, "quantity": n, "name": f"Item {n}"}
-        for n in range(1, products + 1)
-    ]
-    properties = {"order_id": f"ord-{number}", "currency": "EUR", "products": items}
-    return events.track(number, event="Order Completed", properties=properties)
-
-
-def purchase(number: int, n: int) -> dict:
-    return {
-        "external_id": f"user-{number}",
-        "time": STAMP,
-        "product_id": f"sku-{number}-{n}",
-        "currency": "EUR",
-        "price": 10.0 + n,
-        "quantity": n,
-        "properties": {"name": f"Item {n}", "order_id": f"ord-{number}", "currency": "EUR"},
-        "_update_existing_only": False,
-    }
-
-
-def built(action, event, fields=None, **settings) -> list[Request]:
-    config = Config(settings, Secrets({"api_key": API_KEY}), "")
-    payload = prepare(action, fields or action.default_fields(), event)
-    return action.build(config, [payload])
-
-
-def refused(index: int, array: str, message: str) -> ItemResult:
-    return ItemResult(Outcome.FAILED, "BAD_REQUEST", f"Braze refused {array}[{index}]: {message}")
+from tests.destinations.integrations.braze_harness import (
+    API_KEY,
+    DELIVERED,
+    HEADERS,
+    PATH,
+    braze_event,
+    built,
+    order,
+    purchase,
+    send,
+)
+from tests.destinations.integrations.contract import assert_json_request
 
 
 def test_a_track_event_becomes_one_braze_event_object(httpserver):
@@ -165,158 +116,6 @@ def test_purchases_count_against_the_75_objects_so_orders_split_between_requests
     assert results == [DELIVERED] * 3
 
 
-def test_a_purchase_braze_refuses_fails_only_the_order_it_came_from(httpserver):
-    """A 201 with errors drops only the objects named by their index in input_array
-    (Track users, "Successful message with non-fatal errors"); the index counts purchases, so
-    it maps back to the order of that purchase."""
-    answer = {
-        "message": "success",
-        "errors": [{"type": "Invalid price", "input_array": "purchases", "index": 2}],
-    }
-    httpserver.expect_request(PATH).respond_with_json(answer, status=201)
-
-    _, results = send(httpserver, "track_purchase", [order(1, 2), order(2, 1), order(3, 2)])
-
-    assert results == [
-        DELIVERED,
-        refused(2, "purchases", "Invalid price"),
-        DELIVERED,
-    ]
-
-
-def test_events_braze_refuses_in_a_201_fail_alone(httpserver):
-    """Segment's multistatus test: 201, errors [{type, input_array: events, index: 1}]."""
-    answer = {
-        "events_processed": 2,
-        "message": "success",
-        "errors": [{"type": "a test error occurred", "input_array": "events", "index": 1}],
-    }
-    httpserver.expect_request(PATH).respond_with_json(answer, status=201)
-
-    _, results = send(httpserver, "track_event", [events.track(n) for n in (1, 2, 3)])
-
-    assert results == [
-        DELIVERED,
-        refused(1, "events", "a test error occurred"),
-        DELIVERED,
-    ]
-
-
-def test_a_400_that_names_objects_fails_them_and_sends_the_others_again_at_once(httpserver):
-    """A fatal error records nothing (Braze API errors, "Fatal errors"): the objects it names
-    fail, the others go again without waiting and without splitting the batch."""
-    answer = {
-        "message": "Valid data must be provided in the 'attributes', 'events', or 'purchases'.",
-        "errors": [{"type": "bad time", "input_array": "events", "index": 0}],
-    }
-    httpserver.expect_request(PATH).respond_with_json(answer, status=400)
-
-    received, results = send(httpserver, "track_event", [events.track(1), events.track(2)])
-
-    assert len(received) == 1
-    assert results[0] == refused(0, "events", "bad time")
-    assert (results[1].outcome, results[1].retry_after) == (Outcome.RETRY, 0)
-
-
-def test_a_400_that_names_no_object_splits_the_batch_to_find_the_bad_ones(httpserver):
-    httpserver.expect_request(PATH).respond_with_json({"message": "Bad Request"}, status=400)
-
-    received, results = send(httpserver, "track_event", [events.track(1), events.track(2)])
-
-    assert len(received) == 3  # the batch, then each half
-    assert [result.outcome for result in results[-2:]] == [Outcome.FAILED, Outcome.FAILED]
-
-
-def test_a_429_waits_until_brazes_rate_limit_window_resets(httpserver):
-    """X-RateLimit-Reset is the UTC epoch second the window resets (Braze API limits,
-    "Monitoring your rate limits")."""
-    reset = int(time.time()) + 30
-    httpserver.expect_request(PATH).respond_with_json(
-        {"message": "Rate limit exceeded"}, status=429, headers={"X-RateLimit-Reset": str(reset)}
-    )
-
-    _, results = send(httpserver, "track_event", [events.track(1), events.track(2)])
-
-    assert [(r.outcome, r.code) for r in results] == [(Outcome.RETRY, "TOO_MANY_REQUESTS")] * 2
-    assert 27 <= results[0].retry_after <= 30
-
-
-def test_a_429_with_retry_after_waits_that_long(httpserver):
-    httpserver.expect_request(PATH).respond_with_data(
-        "", status=429, headers={"Retry-After": "12", "X-RateLimit-Reset": "1"}
-    )
-
-    _, results = send(httpserver, "track_event", [events.track(1)])
-
-    assert (results[0].outcome, results[0].retry_after) == (Outcome.RETRY, 12)
-
-
-@pytest.mark.parametrize("reset", ["", "soon", "nan", "inf"])
-def test_a_429_without_a_usable_reset_is_left_to_the_generic_rules(reset):
-    answer = Answer(429, {"x-ratelimit-reset": reset}, b"")
-
-    assert braze.TRACK_EVENT.read_error(answer) is None
-
-
-def test_a_user_profile_becomes_one_attributes_object(httpserver):
-    """Standard attributes by Braze's names, custom ones beside them (Track users, user
-    attributes object); Segment's firstName, lastName and avatar traits are not sent again as
-    custom attributes (Segment's utils.ts, updateBatchedUserProfile)."""
-    httpserver.expect_request(PATH).respond_with_json({"message": "success"}, status=201)
-    traits = {
-        "email": "ada@example.com",
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "avatar": "https://example.com/ada.png",
-        "gender": "Female",
-        "plan": "pro",
-        "address": {"city": "London"},
-    }
-    location = {"country": "GB", "latitude": 51.5, "longitude": -0.12}
-    sample = events.identify(1, traits=traits, context={**events.CONTEXT, "location": location})
-
-    received, results = send(httpserver, "update_user_profile", [sample])
-
-    attributes = {
-        "plan": "pro",
-        "address": {"city": "London"},
-        "external_id": "user-1",
-        "email": "ada@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "gender": "F",
-        "country": "GB",
-        "home_city": "London",
-        "image_url": "https://example.com/ada.png",
-        "current_location": {"latitude": 51.5, "longitude": -0.12},
-        "_update_existing_only": False,
-    }
-    assert_json_request(received[0], "POST", PATH, {"attributes": [attributes]}, HEADERS)
-    assert results == [DELIVERED]
-
-
-@pytest.mark.parametrize(
-    ("gender", "code"),
-    [("male", "M"), ("Woman", "F"), ("other", "O"), ("not applicable", "N"), ("P", "P")],
-)
-def test_gender_words_become_brazes_codes(gender, code):
-    sample = events.identify(traits={"gender": gender})
-
-    body = orjson.loads(built(braze.UPDATE_USER_PROFILE, sample)[0].body)
-
-    assert body["attributes"][0]["gender"] == code
-
-
-def test_a_date_of_birth_is_sent_as_a_date():
-    """dob: "YYYY-MM-DD" (user attributes object)."""
-    fields = braze.UPDATE_USER_PROFILE.default_fields() | {"dob": {"@path": "$.traits.birthday"}}
-    sample = events.identify(traits={"birthday": "1815-12-10T00:00:00Z"})
-
-    body = orjson.loads(built(braze.UPDATE_USER_PROFILE, sample, fields)[0].body)
-
-    assert body["attributes"][0]["dob"] == "1815-12-10"
-
-
 def test_update_existing_only_goes_as_the_mapping_says():
     """_update_existing_only: false lets Braze create the user (alias-only users need it)."""
     fields = braze.TRACK_EVENT.default_fields() | {"_update_existing_only": True}
@@ -367,26 +166,6 @@ def test_an_order_braze_could_not_take_fails_alone(products, code):
 
     assert braze.TRACK_PURCHASE.refuse(payload).code == code
     assert braze.TRACK_PURCHASE.build(Config({}, Secrets({"api_key": "k"}), ""), [payload]) == []
-
-
-@pytest.mark.parametrize("body", [b"", b"null", b"[]", b'{"errors": "x"}', b"\xff"])
-def test_an_answer_without_an_errors_list_is_judged_whole(body):
-    for status in (201, 400):
-        assert braze.TRACK_EVENT.read_response(Answer(status, {}, body), 2) is None
-
-
-def test_errors_that_name_no_object_of_the_request_are_ignored():
-    errors = [1, None, {"index": "1"}, {"index": 9}, {"index": -1}, {"index": True}]
-    body = orjson.dumps({"message": "success", "errors": errors})
-
-    assert braze.TRACK_EVENT.read_response(Answer(201, {}, body), 2) == [DELIVERED] * 2
-    assert braze.TRACK_EVENT.read_response(Answer(400, {}, body), 2) is None
-
-
-def test_errors_about_another_array_are_not_this_requests():
-    body = orjson.dumps({"errors": [{"type": "x", "input_array": "purchases", "index": 0}]})
-
-    assert braze.TRACK_EVENT.read_response(Answer(201, {}, body), 1) == [DELIVERED]
 
 
 def track_url(settings: dict) -> str:

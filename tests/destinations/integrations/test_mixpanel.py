@@ -1,5 +1,6 @@
-"""Mixpanel: events and aliases to /import, user profiles to /engage, group profiles to
-/groups.
+"""Mixpanel: events and aliases to /import, their batching and identifiers, the data
+residency hosts and the connection test; user and group profiles (/engage, /groups) are in
+test_mixpanel_profiles.py, the reading of Mixpanel's answers in test_mixpanel_answers.py.
 
 Sources: https://docs.mixpanel.com/reference/import-events (limits, authentication, strict
 validation, $insert_id, ip), the Ingestion API's OpenAPI (mixpanel/docs,
@@ -10,83 +11,29 @@ https://docs.mixpanel.com/docs/tracking-methods/id-management, and Segment's Mix
 segmentio/action-destinations.
 """
 
-import base64
 import uuid
 
-import orjson
 import pytest
 
 from destinations.delivery.batching import request_groups
 from destinations.delivery.payloads import prepare
 from destinations.integrations import mixpanel
-from destinations.integrations.base import Answer, Config, ItemResult, Outcome
-from destinations.models import Delivery, Destination
+from destinations.models import Delivery
 from destinations.services.destinations import check_connection, create_destination
-from infra.encryption import Secrets
 from tests.destinations import events
-from tests.destinations.integrations.contract import assert_json_request, deliver
-
-TOKEN = "mp-token-0123"
-SECRET = "mp-secret-4567"
-# 2026-03-01T12:00:00.000Z, the samples' timestamp, in milliseconds.
-TIME = 1772366400000
-DELIVERED = ItemResult(Outcome.DELIVERED)
-IMPORT = "/import?strict=1"
-
-
-def basic(username: str, password: str = "") -> dict[str, str]:
-    credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {credentials}"}
-
-
-def send(httpserver, action, sample_events, secrets=None, **settings):
-    """Deliver with the action's default fields (the Track, Identify and Group calls
-    presets' fields) to the test server, with the project secret unless told otherwise."""
-    settings = {"base_url": httpserver.url_for("/"), **settings}
-    secrets = {"project_token": TOKEN, "api_secret": SECRET} if secrets is None else secrets
-    fields = mixpanel.KIND.action(action).default_fields()
-    return deliver(
-        httpserver,
-        "mixpanel",
-        action,
-        sample_events,
-        settings=settings,
-        secrets=secrets,
-        fields=fields,
-    )
-
-
-def imported_event(number: int) -> dict:
-    """What /import receives for events.track(number)."""
-    return {
-        "event": "API Call",
-        "properties": {
-            "time": TIME,
-            "distinct_id": f"user-{number}",
-            "$insert_id": f"msg-{number:04d}",
-            "$device_id": f"anon-{number}",
-            "$user_id": f"user-{number}",
-            "$group_id": "acme-inc",
-            "ip": "203.0.113.7",
-            "endpoint": "/v1/search",
-            "value": 3,
-            "revenue": 12.5,
-        },
-    }
-
-
-def built(action, event: dict, **settings) -> list:
-    """The JSON body the action builds for one event, without sending it."""
-    config = Config(settings, Secrets({"project_token": TOKEN, "api_secret": SECRET}), "")
-    payload = prepare(action, action.default_fields(), event)
-    return orjson.loads(action.build(config, [payload])[0].body)
-
-
-def config_for(secrets=None, **settings) -> Config:
-    """The config of a saved destination with these settings (defaults filled in)."""
-    destination = Destination(kind="mixpanel", settings=settings)
-    destination.set_secrets({"project_token": TOKEN} if secrets is None else secrets)
-    return destination.config()
+from tests.destinations.integrations.contract import assert_json_request
+from tests.destinations.integrations.mixpanel_harness import (
+    DELIVERED,
+    IMPORT,
+    SECRET,
+    TIME,
+    TOKEN,
+    basic,
+    built,
+    config_for,
+    imported_event,
+    send,
+)
 
 
 def test_a_track_event_becomes_one_imported_event(httpserver):
@@ -229,174 +176,6 @@ def test_event_properties_may_replace_defaults_but_not_what_identifies_the_event
         "ip": "198.51.100.9",
         "$os": "visionOS",
     }
-
-
-def test_only_the_events_mixpanel_refused_fail_and_the_others_are_delivered(httpserver):
-    """Import Events, Validation: with strict=1 a 400 lists failed_records; "If some events
-    pass validation and others fail, Mixpanel will ingest the events that pass", and asks
-    not to retry the failed ones."""
-    answer = {
-        "code": 400,
-        "error": "some data points in the request failed validation",
-        "failed_records": [
-            {
-                "index": 1,
-                "$insert_id": "msg-0001",
-                "field": "properties.time",
-                "message": "'properties.time' is invalid: must be specified as seconds since epoch",
-            },
-            {"index": 2, "field": "properties.distinct_id"},
-        ],
-        "num_records_imported": 2,
-        "status": "Bad Request",
-    }
-    httpserver.expect_request("/import").respond_with_json(answer, status=400)
-
-    received, results = send(httpserver, "track_event", [events.track(n) for n in range(4)])
-
-    assert len(received) == 1  # read event by event, not split in halves
-    assert results == [
-        DELIVERED,
-        ItemResult(
-            Outcome.FAILED,
-            "BAD_REQUEST",
-            "Mixpanel refused this event: "
-            "'properties.time' is invalid: must be specified as seconds since epoch",
-        ),
-        ItemResult(
-            Outcome.FAILED, "BAD_REQUEST", "Mixpanel refused this event: properties.distinct_id"
-        ),
-        DELIVERED,
-    ]
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"",
-        b"0",
-        b"[]",
-        b'{"code":400,"error":"invalid JSON"}',
-        b'{"failed_records":{"index":0}}',
-        b'{"failed_records":[{"index":5},{"index":"0"},{"index":true},7,null]}',
-    ],
-)
-def test_a_400_that_names_no_event_of_the_request_is_judged_whole(body):
-    """None: the batch is then split in halves to find its bad events (the generic rule)."""
-    assert mixpanel.read_import_answer(Answer(400, {}, body), 2) is None
-
-
-def test_a_rate_limited_import_is_retried_after_the_retry_after(httpserver):
-    """Import Events, Rate Limit: 429 past 2 GB a minute; retry with backoff."""
-    answer = {"code": 429, "error": "Project exceeded rate limits.", "status": "Too Many Requests"}
-    httpserver.expect_request("/import").respond_with_json(
-        answer, status=429, headers={"Retry-After": "5"}
-    )
-
-    _, results = send(httpserver, "track_event", [events.track(1), events.track(2)])
-
-    assert {(r.outcome, r.code, r.retry_after) for r in results} == {
-        (Outcome.RETRY, "TOO_MANY_REQUESTS", 5.0)
-    }
-
-
-def test_wrong_credentials_fail_every_event(httpserver):
-    answer = {"code": 401, "error": "Invalid credentials", "status": "Unauthorized"}
-    httpserver.expect_request("/import").respond_with_json(answer, status=401)
-
-    received, results = send(httpserver, "track_event", [events.track(1), events.track(2)])
-
-    assert len(received) == 1
-    assert {(r.outcome, r.code) for r in results} == {(Outcome.FAILED, "INVALID_AUTHENTICATION")}
-
-
-def test_an_identify_sets_the_profile_properties(httpserver):
-    """/engage#profile-set: a JSON array of {$token, $distinct_id, $set}; verbose=1 answers
-    {"status": 1} when Mixpanel took them. Segment renames the reserved traits
-    (identifyUser/index.ts)."""
-    httpserver.expect_request("/engage").respond_with_json({"status": 1, "error": None})
-
-    received, results = send(httpserver, "identify_user", [events.identify(1)])
-
-    update = {
-        "$token": TOKEN,
-        "$distinct_id": "user-1",
-        "$ip": "203.0.113.7",
-        "$set": {"plan": "pro", "$email": "ada@example.com"},
-    }
-    assert_json_request(received[0], "POST", "/engage?verbose=1", [update], {})
-    assert "Authorization" not in received[0].headers
-    assert results == [DELIVERED]
-
-
-def test_traits_with_a_reserved_meaning_take_mixpanels_names():
-    """Reserved Profile Properties; Segment's identifyUser/index.ts: $created is created,
-    else createdAt, else created_at; $name is the name, else first and last names."""
-    traits = {
-        "email": "ada@example.com",
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "phone": "+44 20 7946 0000",
-        "username": "ada",
-        "created_at": "2020-01-01",
-        "createdAt": "2021-01-01",
-        "plan": "pro",
-    }
-
-    [update] = built(mixpanel.IDENTIFY_USER, events.identify(traits=traits, context={}))
-
-    assert update["$set"] == {
-        "plan": "pro",
-        "$email": "ada@example.com",
-        "$phone": "+44 20 7946 0000",
-        "$first_name": "Ada",
-        "$last_name": "Lovelace",
-        "$username": "ada",
-        "$created": "2021-01-01",
-        "$name": "Ada Lovelace",
-    }
-    assert update["$ip"] == "0"  # Geolocation: "$ip": "0" leaves the profile's place alone
-
-
-def test_a_group_call_sets_the_group_profile(httpserver):
-    """/groups#group-set: {$token, $group_key, $group_id, $set}; Segment's
-    groupIdentifyUser/index.ts renames name to $name."""
-    httpserver.expect_request("/groups").respond_with_json({"status": 1, "error": None})
-
-    received, results = send(httpserver, "group_identify", [events.group(1)])
-
-    update = {
-        "$token": TOKEN,
-        "$group_key": "$group_id",
-        "$group_id": "acme-inc",
-        "$set": {"seats": 12, "$name": "Acme Inc"},
-    }
-    assert_json_request(received[0], "POST", "/groups?verbose=1", [update], {})
-    assert results == [DELIVERED]
-
-
-@pytest.mark.parametrize("path", ["/engage", "/groups"])
-def test_profile_updates_mixpanel_took_none_of_fail_though_the_answer_is_200(httpserver, path):
-    """Set User Profile Property: "This API will return a 200 OK even if there are data
-    validation issues"; verbose=1 then answers status 0 with the error."""
-    answer = {"status": 0, "error": "$distinct_id, missing or empty"}
-    httpserver.expect_request(path).respond_with_json(answer)
-    action = "identify_user" if path == "/engage" else "group_identify"
-    sample = events.identify(1) if path == "/engage" else events.group(1)
-
-    _, results = send(httpserver, action, [sample, sample])
-
-    failed = ItemResult(
-        Outcome.FAILED,
-        "BAD_REQUEST",
-        "Mixpanel took none of the updates: $distinct_id, missing or empty",
-    )
-    assert results == [failed, failed]
-
-
-@pytest.mark.parametrize("body", [b"1", b"0", b"", b'{"status": 1}', b'{"status": "0"}', b"[0]"])
-def test_other_profile_answers_are_judged_whole(body):
-    assert mixpanel.read_updates_answer(Answer(200, {}, body), 2) is None
 
 
 def test_an_alias_call_creates_an_alias_through_import(httpserver):
