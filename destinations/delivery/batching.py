@@ -280,7 +280,7 @@ def request_groups(due: list[Delivery], size: int, max_bytes: int | None) -> lis
     (a 503) would take its neighbours with it every time (docs/delivery.md, "Retries go
     apart")."""
     retries, firsts = retries_apart(due)
-    return cut(retries, size, max_bytes) + cut(firsts, size, max_bytes)
+    return cut_into_requests(retries, size, max_bytes) + cut_into_requests(firsts, size, max_bytes)
 
 
 def retries_apart(due: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
@@ -299,7 +299,9 @@ def retries_apart(due: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
     return retries, firsts
 
 
-def cut(due: list[Delivery], size: int, max_bytes: int | None) -> list[list[Delivery]]:
+def cut_into_requests(
+    due: list[Delivery], size: int, max_bytes: int | None
+) -> list[list[Delivery]]:
     """Deliveries cut into requests, in order: at most `size` each, and at most max_bytes of
     JSON array each (a delivery larger than that goes alone)."""
     groups: list[list[Delivery]] = []

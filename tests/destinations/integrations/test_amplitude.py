@@ -14,7 +14,7 @@ import base64
 
 import pytest
 
-from destinations.delivery.batching import request_groups
+from destinations.delivery.batching import cut_into_requests
 from destinations.integrations import amplitude
 from destinations.integrations.base import Config
 from destinations.models import Delivery
@@ -76,8 +76,8 @@ def test_batches_stop_at_2000_events_and_under_1_mb():
     small = [Delivery(payload_bytes=400) for _ in range(2001)]
     large = [Delivery(payload_bytes=300_000) for _ in range(4)]
 
-    by_count = request_groups(small, amplitude.LOG_EVENT.max_batch_size, 900_000)
-    by_size = request_groups(large, 2000, amplitude.LOG_EVENT.max_batch_bytes)
+    by_count = cut_into_requests(small, amplitude.LOG_EVENT.max_batch_size, 900_000)
+    by_size = cut_into_requests(large, 2000, amplitude.LOG_EVENT.max_batch_bytes)
 
     assert amplitude.LOG_EVENT.max_batch_bytes == 900_000
     assert [len(group) for group in by_count] == [2000, 1]

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from destinations.delivery.batching import request_groups
+from destinations.delivery.batching import cut_into_requests
 from destinations.delivery.payloads import prepare
 from destinations.integrations import mixpanel
 from destinations.models import Delivery
@@ -91,8 +91,8 @@ def test_import_batches_stop_at_2000_events_and_under_10_mb():
     large = [Delivery(payload_bytes=4_000_000) for _ in range(3)]
 
     for action in (mixpanel.TRACK_EVENT, mixpanel.ALIAS):
-        by_count = request_groups(small, action.max_batch_size, action.max_batch_bytes)
-        by_size = request_groups(large, action.max_batch_size, action.max_batch_bytes)
+        by_count = cut_into_requests(small, action.max_batch_size, action.max_batch_bytes)
+        by_size = cut_into_requests(large, action.max_batch_size, action.max_batch_bytes)
 
         assert [len(group) for group in by_count] == [2000, 1]
         assert [len(group) for group in by_size] == [2, 1]

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from werkzeug import Request, Response
 
-from destinations.delivery.batching import request_groups
+from destinations.delivery.batching import cut_into_requests
 from destinations.delivery.payloads import prepare
 from destinations.delivery.transport import send_batch
 from destinations.integrations import posthog
@@ -148,7 +148,7 @@ def test_batches_stay_under_5_mib_as_posthogs_own_sdk_keeps_them():
     assert action.max_batch_bytes == 5 * 1024 * 1024
     deliveries = [SimpleNamespace(payload_bytes=600 * 1024) for _ in range(20)]
 
-    groups = request_groups(deliveries, action.max_batch_size, action.max_batch_bytes)
+    groups = cut_into_requests(deliveries, action.max_batch_size, action.max_batch_bytes)
 
     assert [len(group) for group in groups] == [8, 8, 4]
 
