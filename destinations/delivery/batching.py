@@ -94,14 +94,15 @@ def claim_batch(mapping_id: int) -> Batch | None:
             return None
         size = 1 if probe else mapping.effective_batch_size
         requests = requests_per_claim(destination, size, probe)
-        due, backlogged = due_in_order(mapping, size * requests)
-        if not due:
-            return None
+        due, backlogged, waiting = due_in_order(mapping, size * requests)
         groups = request_groups(due, size, mapping.action_spec.max_batch_bytes)
-        # Full by count or by bytes (the due deliveries did not fit one request), or short
-        # only of deliveries that wait on their users: it goes now.
-        full = probe or len(groups[0]) >= size or len(groups) > 1 or backlogged
-        if not batch_ready(mapping, groups[0], full, now):
+        full = probe or backlogged or is_full(groups, size)
+        if groups and not batch_ready(mapping, groups[0], full, now):
+            # What it read stays as it was: the next claim reads the deliveries that wait on
+            # their users again, and counts them towards filling its requests.
+            return None
+        lanes.hold(destination.pk, waiting)
+        if not due:
             return None
         state = lock_state(destination)
         now = timezone.now()
@@ -186,16 +187,18 @@ def in_flight_requests(destination: Destination, now: datetime) -> int:
     return held.values("claim").distinct().count()
 
 
-def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool]:
-    """The deliveries to claim, and whether more were due than these: the first due ones,
-    and at a destination that keeps order, those of them that open their user's lane
+def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool, dict]:
+    """The deliveries to claim, whether more were due than these, and the deliveries read
+    that must wait on their users (lanes.in_order). At a destination that keeps order, the
+    deliveries to claim are those of the first due ones that open their user's lane
     (lanes.py). When some had to wait, the claim reads past them, a few times, to fill its
     requests: one blocked user, however busy, neither stops the claim nor leaves its batch
     waiting to fill."""
     planner.in_index_order()  # for every read of the claim: the due query's and the lanes'
     if not mapping.destination.keep_order:
-        return due_deliveries(mapping, size), False
+        return due_deliveries(mapping, size), False, {}
     going: list[Delivery] = []
+    waiting: dict[Delivery, lanes.Entry] = {}
     seen: list[int] = []
     # A little more than the requests take, so that a user or two held does not cost
     # another read; the rows read and not taken stay due.
@@ -204,15 +207,16 @@ def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool]:
         due = due_deliveries(mapping, wanted, seen)
         found, held = lanes.in_order(mapping.destination_id, due, going)
         going += found
+        waiting |= held
         seen += [delivery.pk for delivery in due]
         # Nothing held, enough found, or nothing more due: the read stands.
         if not held or len(going) >= size or len(due) < wanted:
-            return going[:size], len(seen) >= size
+            return going[:size], len(seen) >= size, waiting
         wanted = size - len(going)
     if not going:
         # Due deliveries may be left behind the ones held: this claim is over, not the work.
         transaction.on_commit(lambda: doorbell.ring_dispatchers([mapping.pk]))
-    return going, True
+    return going, True, waiting
 
 
 def due_deliveries(mapping: Mapping, size: int, seen: list[int] = ()) -> list[Delivery]:
@@ -235,6 +239,12 @@ def due_deliveries(mapping: Mapping, size: int, seen: list[int] = ()) -> list[De
         "position",
     )
     return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
+
+
+def is_full(groups: list[list[Delivery]], size: int) -> bool:
+    """Full by count, or by bytes: the due deliveries did not fit one request. (A claim that
+    read past deliveries waiting on their users is `backlogged`, and goes now too.)"""
+    return len(groups) > 1 or (bool(groups) and len(groups[0]) >= size)
 
 
 def batch_ready(mapping: Mapping, first: list[Delivery], full: bool, now: datetime) -> bool:

@@ -6,7 +6,8 @@ A delivery of an ordered destination carries its `lane` (a hash of the user id) 
 `position` (its event's id; a replay's is the last event id when it was queued, so it goes
 after what is already there). Only the claim enforces the order: of the due deliveries it
 read, it sends those that open their lane (the first unfinished ones, in order), and moves the
-others to `held`, out of the due index, with the delivery they wait on. So a claim reads the
+others to `held`, out of the due index, with the delivery they wait on (unless it sends
+nothing yet, its request not full: then the next claim reads them again). So a claim reads the
 first few entries of each lane it meets, never a lane's backlog, and a user whose lane is
 blocked costs one update per delivery, once.
 
@@ -74,15 +75,15 @@ def last_position() -> int:
 
 def in_order(
     destination_id: int, due: list[Delivery], claimed: list[Delivery] = ()
-) -> tuple[list[Delivery], int]:
-    """The due deliveries that may go now, each lane's in its order, and how many were held:
-    those that must wait on an earlier delivery of their lane. `claimed` are the ones an
-    earlier read of the same claim let go; a lane may go on from them. Rows past what the
-    routers have finished stay due, untouched. The claim's transaction reads in index order
-    (planner.in_index_order), as these reads need."""
+) -> tuple[list[Delivery], dict[Delivery, Entry]]:
+    """The due deliveries that may go now, each lane's in its order, and those that must wait
+    on an earlier delivery of their lane, with the entry each waits on: the claim holds them
+    (`hold`). `claimed` are the ones an earlier read of the same claim let go; a lane may go
+    on from them. Rows past what the routers have finished stay due, untouched. The claim's
+    transaction reads in index order (planner.in_index_order), as these reads need."""
     lanes = by_lane(due)
     if not lanes:
-        return due, 0
+        return due, {}
     before = by_lane([delivery for delivery in claimed if delivery.lane in lanes])
     routed_below = first_unrouted()
     wanted = {lane: len(before.get(lane, ())) + len(c) for lane, c in lanes.items()}
@@ -95,8 +96,7 @@ def in_order(
         going[lane] = opened[len(earlier) :]
         if blocker is not None:
             waiting.update(dict.fromkeys(candidates[len(going[lane]) :], blocker))
-    hold(destination_id, waiting)
-    return merged(due, going), len(waiting)
+    return merged(due, going), waiting
 
 
 def by_lane(deliveries: list[Delivery]) -> dict[int, list[Delivery]]:

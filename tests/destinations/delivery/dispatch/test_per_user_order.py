@@ -124,6 +124,24 @@ def test_a_permanent_failure_releases_the_deliveries_behind_it(source, sink, tra
     assert status_of("ann-2") == "delivered"
 
 
+def test_a_delivery_that_waits_on_its_user_counts_towards_filling_the_request_it_is_read_with(
+    source, sink, tracks
+):
+    configure(tracks, batch_size=1)
+    ingest_and_route(source, event("ann", 1))
+    sink.answer = always(503)
+    dispatch_once(tracks)
+    sink.answer = always(200)
+    configure(tracks, batch_size=3, flush_interval=60)
+    ingest_and_route(source, event("ann", 2), event("bob", 1))
+    assert claim_batch(tracks.pk) is None  # bob-1 alone, not full: the claim holds nothing
+    assert status_of("ann-2") == "pending"
+    ingest_and_route(source, event("carl", 1))
+    dispatch_once(tracks)  # three read, ann-2 waits: the other two go now
+    assert arrived(sink) == ["bob-1", "carl-1"]
+    assert status_of("ann-2") == "held"
+
+
 def test_one_request_carries_a_users_consecutive_events_in_their_order(source, sink, tracks):
     ingest_and_route(source, *[event("ann", n) for n in range(1, 4)], event("bob", 1))
     dispatch_once(tracks)
