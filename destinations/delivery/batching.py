@@ -108,7 +108,9 @@ def claim_batch(mapping_id: int) -> Batch | None:
         now = timezone.now()
         if not admitted(mapping, state, probe, now):
             return None
-        groups = ready_groups(mapping, groups[:requests], size, now)
+        groups = to_send(groups, requests, probe or destination.rate_limit)
+        if not backlogged:  # else short only of deliveries waiting on their users: all go
+            groups = ready_groups(mapping, groups, size, now)
         deliveries = [delivery for group in groups for delivery in group]
         claim = uuid.uuid4()
         lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
@@ -259,6 +261,15 @@ def batch_ready(mapping: Mapping, first: list[Delivery], full: bool, now: dateti
 
 def flush_due(mapping: Mapping, group: list[Delivery]) -> datetime:
     return min(d.next_attempt_at for d in group) + timedelta(seconds=mapping.flush_interval)
+
+
+def to_send(groups: list[list[Delivery]], requests: int, one: bool) -> list[list[Delivery]]:
+    """The claim's first `requests` requests, and one more where retries lead: their request
+    goes apart from the first attempts, not in their place ("Retries go apart"). `one`: a
+    probe and a rate-limited destination send one request per claim, whatever it holds."""
+    if not one and groups[0][0].attempts and len(groups) > requests:
+        requests += 1
+    return groups[:requests]
 
 
 def ready_groups(

@@ -40,27 +40,37 @@ def dispatch_mapping(mapping_id: int) -> None:
 
 
 def deliver(batch: Batch) -> None:
-    """Send the claim's requests one after another and record every outcome.
-
-    The requests left go back in line as they were, with no attempt counted, once one
-    request's items all wait for a retry (the destination is struggling: its breaker decides
-    from here, a request at a time) or a quarter of the lease has passed (a slow destination
-    must not keep them past the lease, which would send them twice). So does a delivery
-    whose user's earlier delivery in this claim is to be retried: it must not overtake it.
-    """
+    """Send the claim's requests one after another and record every outcome."""
     if missing := batch.destination.kind_spec.missing_secrets(batch.config):
         # Cleared by a save that moved the host, or never typed: nothing can go out until
         # someone types it; meanwhile the items wait out their backoff and say why.
         everything = tuple(range(len(batch.deliveries)))
         record(batch, [unsent(everything, secret_missing(missing))])
         return
+    sent, released = send_in_turn(batch)
+    record(batch, sent, released)
+
+
+def send_in_turn(batch: Batch) -> tuple[list[Sent], list[int]]:
+    """The claim's requests, one after another: what they got, and what goes back in line as
+    it was, with no attempt counted:
+    - every request left once a request of first attempts has all its items wait for a
+      retry (the destination is struggling: its breaker decides from here, a request at a
+      time), or once a quarter of the lease has passed (a slow destination must not keep
+      them past the lease, which would send them twice);
+    - the retries' requests left once one of them is refused again: that says less about
+      the destination, and the first attempts still go ("Retries go apart");
+    - a delivery whose user's earlier delivery in this claim is to be retried: it must not
+      overtake it.
+    """
     deadline = time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 4
     sent: list[Sent] = []
     released: list[int] = []
-    go_on = True
+    closed: set[bool] = set()  # the requests no longer sent: of retries (True), of first attempts
     retrying_lanes: set[int] = set()
     for items in batch.requests():
-        if not go_on or (sent and time.monotonic() > deadline):
+        of_retries = bool(batch.deliveries[items[0]].attempts)
+        if of_retries in closed or (sent and time.monotonic() > deadline):
             released += items
             continue
         behind = [i for i in items if batch.deliveries[i].lane in retrying_lanes]
@@ -69,9 +79,10 @@ def deliver(batch: Batch) -> None:
             continue
         answers = send_request(batch, items)
         sent += answers
-        go_on = any(r.outcome is not Outcome.RETRY for item in answers for r in item.results)
+        if all(r.outcome is Outcome.RETRY for item in answers for r in item.results):
+            closed |= {True} if of_retries else {True, False}
         retrying_lanes |= lanes_to_retry(batch, answers)
-    record(batch, sent, released)
+    return sent, released
 
 
 def lanes_to_retry(batch: Batch, answers: list[Sent]) -> set[int]:

@@ -147,9 +147,9 @@ def test_a_retry_goes_in_a_request_of_its_own_and_fails_no_first_attempt_with_it
     make_due(status="retrying")
     pending(source, 3, start=1)
 
-    dispatch_once(mapping)  # the retry, alone, refused again
-    dispatch_once(mapping)  # the first attempts
+    batch = dispatch_once(mapping)  # the retry, refused again, then the first attempts
 
+    assert batch.request_sizes == (1, 3)
     assert sizes(sink) == [1, 1, 3]
     assert statuses(billing) == {"delivered": 3, "retrying": 1}
     assert set(Delivery.objects.filter(status="delivered").values_list("attempts", flat=True)) == {

@@ -75,10 +75,9 @@ def test_a_successful_probe_closes_the_circuit(sink, fragile, mapping):
     state = state_of(fragile)
     assert (state.paused_until, state.probing, state.consecutive_failures) == (None, False, 0)
     assert state.failing_since is None
-    retry = dispatch_once(mapping)  # the other retry, apart from the first attempts
-    assert not retry.probe
-    assert len(retry.deliveries) == 1
-    assert len(claim_batch(mapping.pk).deliveries) == 2
+    batch = claim_batch(mapping.pk)
+    assert not batch.probe
+    assert batch.request_sizes == (1, 2)  # the other retry, apart from the first attempts
 
 
 def test_a_failed_probe_opens_the_circuit_again(sink, fragile, mapping):

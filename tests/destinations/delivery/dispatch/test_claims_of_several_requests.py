@@ -160,3 +160,20 @@ def test_a_last_request_not_full_waits_for_its_flush_interval_behind_full_ones(
             next_attempt_at=timezone.now() - 61 * SECOND
         )
         assert claim_batch(mapping.pk).request_sizes == (left,)
+
+
+def test_a_retry_refused_again_stops_the_claims_other_retries_but_not_its_first_attempts(
+    source, sink, billing, single
+):
+    pending(source, 4)
+    first_two = Delivery.objects.order_by("id").values_list("pk", flat=True)[:2]
+    Delivery.objects.filter(pk__in=list(first_two)).update(status="retrying", attempts=1)
+    sink.answer = always(503)
+
+    batch = dispatch_once(single)
+
+    assert batch.request_sizes == (1, 1, 1, 1)
+    # A retry refused, then a first attempt refused: the destination is struggling.
+    assert sent_totals(sink) == [0, 2]
+    assert statuses(billing) == {"retrying": 3, "pending": 1}
+    assert Delivery.objects.get(pk=first_two[1]).attempts == 1  # back in line untouched

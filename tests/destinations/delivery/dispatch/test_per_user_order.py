@@ -157,8 +157,8 @@ def test_a_retry_made_due_again_goes_before_the_later_events_of_its_user(source,
     # ann-2 came in while ann-1 waited and is due before it: the request still keeps the order.
     Delivery.objects.filter(event__message_id="ann-1").update(next_attempt_at=timezone.now())
     sink.answer = always(200)
-    dispatch_once(tracks)  # the retry goes first, in a request of its own
-    dispatch_once(tracks)
+    batch = dispatch_once(tracks)
+    assert batch.request_sizes == (1, 1)  # the retry goes first, in a request of its own
     assert arrived(sink) == ["ann-1", "ann-2"]
 
 
