@@ -97,7 +97,11 @@ def fast_text(value: Any, kind: str) -> str | None:
     which types.copy_text judges."""
     cls = type(value)
     if cls is str:
+        if kind == types.TIMESTAMP:  # four to a row, and no NUL passes is_timestamp
+            return value if types.is_timestamp(value) else None
         return value if kind == types.TEXT and "\x00" not in value else None
+    if cls is bool:
+        return ("t" if value else "f") if kind == types.BOOLEAN else None
     if cls is int:
         in_range = -BIGINT_LIMIT <= value < BIGINT_LIMIT
         return str(value) if in_range and (kind == types.BIGINT or kind == types.DOUBLE) else None

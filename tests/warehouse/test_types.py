@@ -1,7 +1,10 @@
 """Types decided once per column, new columns, discards with their reasons, the column cap."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tests.destinations.events import track
-from warehouse import types
+from warehouse import columns, types
 
 
 def test_a_new_column_takes_the_type_of_its_values(warehouse):
@@ -135,3 +138,21 @@ def test_the_lattice_joins_as_documented():
     assert types.join(types.TIMESTAMP, types.TEXT) == types.TEXT
     assert types.join(types.JSONB, types.TEXT) == types.JSONB
     assert types.WIDER[types.BIGINT] == (types.DOUBLE, types.TEXT)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.sampled_from(["2026-03-01T12:00:00.000Z", "2026-03-01 12:00", "2026-13-01T12:00"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=5,
+)
+
+
+@given(JSON_VALUES, st.sampled_from(types.TYPES))
+def test_the_loaders_shortcut_writes_what_the_full_rules_write_or_defers_to_them(value, kind):
+    shortcut = columns.fast_text(value, kind)
+    assert shortcut is None or shortcut == types.copy_text(value, kind)
