@@ -94,16 +94,9 @@ def claim_batch(mapping_id: int) -> Batch | None:
             return None
         size = 1 if probe else mapping.effective_batch_size
         requests = requests_per_claim(destination, size, probe)
-        due, backlogged, waiting = due_in_order(mapping, size * requests)
-        groups = request_groups(due, size, mapping.action_spec.max_batch_bytes)
-        full = probe or backlogged or is_full(groups, size)
-        if groups and not batch_ready(mapping, groups[0], full, now):
-            # What it read stays as it was: the next claim reads the deliveries that wait on
-            # their users again, and counts them towards filling its requests.
+        if (read := read_requests(mapping, size, requests, probe, now)) is None:
             return None
-        lanes.hold(destination.pk, waiting)
-        if not due:
-            return None
+        groups, backlogged = read
         state = lock_state(destination)
         now = timezone.now()
         if not admitted(mapping, state, probe, now):
@@ -131,6 +124,22 @@ def claim_batch(mapping_id: int) -> Batch | None:
         probe,
         sizes,
     )
+
+
+def read_requests(
+    mapping: Mapping, size: int, requests: int, probe: bool, now: datetime
+) -> tuple[list[list[Delivery]], bool] | None:
+    """The due deliveries cut into requests, and whether the claim read past deliveries that
+    wait on their users; None when nothing is to go yet. Those that wait are held, unless
+    the first request waits to fill: the next claim then reads them again, and counts them
+    towards filling it."""
+    due, backlogged, waiting = due_in_order(mapping, size * requests)
+    groups = request_groups(due, size, mapping.action_spec.max_batch_bytes)
+    full = probe or backlogged or is_full(groups, size)
+    if groups and not batch_ready(mapping, groups[0], full, now):
+        return None
+    lanes.hold(mapping.destination_id, waiting)
+    return (groups, backlogged) if groups else None
 
 
 def admitted(mapping: Mapping, state: DestinationState, probe: bool, now: datetime) -> bool:
