@@ -15,12 +15,15 @@ wait for several pieces of a record) by the socket's timeout as a whole.
 
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from ssl import SSLContext
 from typing import Any
 
 import httpcore
+
+# A write up to this size (a request's headers) waits to go out with the next one.
+HELD_BYTES = 16 * 1024
 
 _ends_at: ContextVar[float | None] = ContextVar("destination_request_ends_at", default=None)
 
@@ -47,13 +50,29 @@ def time_left(timeout: float | None, expired: type[httpcore.TimeoutException]) -
 
 
 class DeadlineStream(httpcore.NetworkStream):
+    """A connection whose operations end by the request's deadline, and which sends a
+    request's headers together with its body: httpcore writes them one after the other, and
+    two sends were two packets and two wake-ups of the destination per request."""
+
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self.stream = stream
+        self.held = b""  # a short write waiting to go out with the next one
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self.held:
+            # As httpcore does: a destination may answer, then close before taking it all.
+            with suppress(httpcore.WriteError):
+                self.send(self.held, timeout)
         return self.stream.read(max_bytes, time_left(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not self.held and len(buffer) <= HELD_BYTES:
+            self.held = bytes(buffer)
+            return
+        self.send(self.held + buffer, timeout)
+
+    def send(self, buffer: bytes, timeout: float | None) -> None:
+        self.held = b""
         # On the socket itself: httpcore's write sends the rest again and again with the same
         # timeout, so a destination taking a few bytes at a time would never trip it.
         sock = self.stream.get_extra_info("socket")
@@ -68,6 +87,7 @@ class DeadlineStream(httpcore.NetworkStream):
             raise httpcore.WriteError(str(error)) from error
 
     def close(self) -> None:
+        self.held = b""
         self.stream.close()
 
     def start_tls(
