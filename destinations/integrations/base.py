@@ -145,6 +145,23 @@ class Answer:
         return reply if isinstance(reply, dict) else None
 
 
+def named_refusals(
+    answer: Answer, refused: dict[int, str] | None, count: int, sent_again: str
+) -> list[ItemResult] | None:
+    """Per-item results where a 2xx or a 400 names the items it refused (Braze, Customer.io):
+    those fail with their message. In a 2xx the others were taken; in a 400 nothing was, and
+    the others are sent again at once (`sent_again` says why). None when it names none."""
+    if refused is None or (answer.status == 400 and not refused):
+        return None
+    others = ItemResult(Outcome.DELIVERED)
+    if answer.status == 400:
+        others = ItemResult(Outcome.RETRY, "BATCH_REFUSED", sent_again, 0)
+    results = [others] * count
+    for index, message in refused.items():
+        results[index] = ItemResult(Outcome.FAILED, "BAD_REQUEST", message)
+    return results
+
+
 @dataclass(frozen=True)
 class Loaded:
     """What a kind that does its own I/O did with some items of a batch (a warehouse's COPY),

@@ -8,7 +8,7 @@ import time
 
 import orjson
 
-from .base import Answer, ItemResult, Outcome, ResponseReader
+from .base import Answer, ItemResult, Outcome, ResponseReader, named_refusals
 
 DEFAULT_ENDPOINT = "https://rest.iad-01.braze.com"
 # The REST endpoints of Braze's instances: https://www.braze.com/docs/api/basics/#endpoints
@@ -58,15 +58,7 @@ def answer_reader(array: str) -> ResponseReader:
         if not (200 <= answer.status < 300 or answer.status == 400):
             return None
         refused = refused_items(answer, array, count)
-        if refused is None or (answer.status == 400 and not refused):
-            return None
-        others = ItemResult(Outcome.DELIVERED)
-        if answer.status == 400:
-            others = ItemResult(Outcome.RETRY, "BATCH_REFUSED", REFUSED_FOR_OTHERS, 0)
-        results = [others] * count
-        for position, message in refused.items():
-            results[position] = ItemResult(Outcome.FAILED, "BAD_REQUEST", message)
-        return results
+        return named_refusals(answer, refused, count, REFUSED_FOR_OTHERS)
 
     return read
 

@@ -26,6 +26,7 @@ from .base import (
     Request,
     Setting,
     json_request,
+    named_refusals,
 )
 from .defaults import path, path_or
 
@@ -203,15 +204,7 @@ def read_batch_answer(answer: Answer, count: int) -> list[ItemResult] | None:
     if not (200 <= answer.status < 300 or answer.status == 400):
         return None
     refused = refused_entries(answer.body, count)
-    if refused is None or (answer.status == 400 and not refused):
-        return None
-    others = ItemResult(Outcome.DELIVERED)
-    if answer.status == 400:
-        others = ItemResult(Outcome.RETRY, "BATCH_REFUSED", REFUSED_FOR_OTHERS, 0)
-    results = [others] * count
-    for index, message in refused.items():
-        results[index] = ItemResult(Outcome.FAILED, "BAD_REQUEST", message)
-    return results
+    return named_refusals(answer, refused, count, REFUSED_FOR_OTHERS)
 
 
 def refused_entries(body: bytes, count: int) -> dict[int, str] | None:
