@@ -9,7 +9,8 @@ from ingest.models import Event
 
 from ..models import Delivery, Mapping
 from . import doorbell
-from .batching import DUE, reclaim_expired_leases
+from .batching import DUE
+from .leases import reclaim_expired_leases
 
 
 def sweep() -> None:

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from destinations.delivery.batching import claim_batch, reclaim_expired_leases
+from destinations.delivery.batching import claim_batch
 from destinations.delivery.dispatch import deliver, dispatch_mapping
+from destinations.delivery.leases import reclaim_expired_leases
 from destinations.models import Delivery, OutcomeCount
 from tests.destinations.delivery import scenario
 from tests.destinations.delivery.dispatch.helpers import (

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from destinations.delivery.batching import claim_batch, reclaim_expired_leases
+from destinations.delivery.batching import claim_batch
 from destinations.delivery.dispatch import deliver
+from destinations.delivery.leases import reclaim_expired_leases
 from destinations.models import Delivery, DeliveryAttempt, DestinationState
 from tests.destinations.delivery.dispatch.helpers import (
     SECOND,

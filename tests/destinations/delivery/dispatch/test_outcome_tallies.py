@@ -5,8 +5,9 @@ from collections import Counter
 
 from django.utils import timezone
 
-from destinations.delivery.batching import claim_batch, reclaim_expired_leases
+from destinations.delivery.batching import claim_batch
 from destinations.delivery.dispatch import deliver
+from destinations.delivery.leases import reclaim_expired_leases
 from destinations.delivery.tallies import bucket_of
 from destinations.models import Delivery, LatencyCount, OutcomeCount
 from destinations.services.replays import replay_deliveries

@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from destinations.delivery import lanes
-from destinations.delivery.batching import claim_batch, reclaim_expired_leases, request_groups
+from destinations.delivery.batching import claim_batch, request_groups
 from destinations.delivery.dispatch import deliver
+from destinations.delivery.leases import reclaim_expired_leases
 from destinations.models import Delivery, Destination, Mapping
 from destinations.services.destinations import create_destination, save_destination
 from destinations.services.replays import replay_deliveries
