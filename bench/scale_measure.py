@@ -213,13 +213,13 @@ SINGLE_ROWS = (
     ("claim, 1 M waiting: rows the due query read", "claim_due_query_rows_read", "rows"),
     ("claim, 1 M waiting: sorts in its plan", "claim_due_query_sorts", "count"),
     ("ordered claim, 1 M waiting: whole claim p50", "claim_ordered_ms_p50", "ms"),
-    ("ordered claim, 1 M waiting: lanes query", "claim_ordered_lanes_query_ms", "ms"),
+    ("ordered claim, 1 M waiting: due and lanes query", "claim_ordered_due_query_ms", "ms"),
     (
-        "ordered claim, 1 M waiting: rows the lanes query read",
-        "claim_ordered_lanes_query_rows_read",
+        "ordered claim, 1 M waiting: rows that query read",
+        "claim_ordered_due_query_rows_read",
         "rows",
     ),
-    ("ordered claim, 1 M waiting: sorts in its plans", "claim_ordered_lanes_query_sorts", "count"),
+    ("ordered claim, 1 M waiting: sorts in its plan", "claim_ordered_due_query_sorts", "count"),
 )
 
 

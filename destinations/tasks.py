@@ -5,7 +5,7 @@ from celery import shared_task
 
 from infra import partitions
 
-from .delivery import doorbell, lanes, retention, routing, sweeper
+from .delivery import doorbell, holds, retention, routing, sweeper
 from .delivery.dispatch import dispatch_mapping
 
 
@@ -29,7 +29,7 @@ def sweep() -> None:
 
 @shared_task(name="destinations.release_held")
 def release_held() -> None:
-    lanes.release_orphans()
+    holds.release_orphans()
 
 
 @shared_task(name="destinations.purge")

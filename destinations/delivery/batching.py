@@ -28,15 +28,31 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from infra import planner
 
 from ..integrations.base import Action, Config
 from ..models import Delivery, Destination, DestinationState, Mapping
-from . import doorbell, lanes
+from . import doorbell, holds, lanes
 
 DUE = (Delivery.Status.PENDING, Delivery.Status.RETRYING)
+# What a claim reads of each due delivery: what sending it and recording its outcome need.
+CLAIMED_FIELDS = (
+    "id",
+    "event_id",
+    "event_received_at",
+    "status",
+    "payload",
+    "payload_bytes",
+    "attempts",
+    "first_attempt_at",
+    "next_attempt_at",
+    "replay",
+    "lane",
+    "position",
+)
 # Reads a claim makes at most at a destination that keeps order, past the deliveries it held,
 # to fill its requests.
 REREADS = 3
@@ -133,7 +149,7 @@ def read_requests(
     full = probe or backlogged or is_full(groups, size)
     if groups and not batch_ready(mapping, groups[0], full, now):
         return None
-    lanes.hold(mapping.destination_id, waiting)
+    holds.hold(mapping.destination_id, waiting)
     return (groups, backlogged) if groups else None
 
 
@@ -206,12 +222,13 @@ def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool, dic
     going: list[Delivery] = []
     waiting: dict[Delivery, lanes.Entry] = {}
     seen: list[int] = []
-    # A little more than the requests take, so that a user or two held does not cost
-    # another read; the rows read and not taken stay due.
-    wanted = size + size // 10 + 1
+    # Exactly what the requests take: rows read are locked until the claim commits, and a
+    # claim that read into the next request's rows would leave a claim beside it one short
+    # of a full request, waiting. A read that held some reads on past them instead.
+    wanted = size
     for _ in range(REREADS):
-        due = due_deliveries(mapping, wanted, seen)
-        found, held = lanes.in_order(mapping.destination_id, due, going)
+        due, read = lanes.read_due(due_query(mapping, wanted, seen), mapping.destination_id, going)
+        found, held = lanes.in_order(due, going, read)
         going += found
         waiting |= held
         seen += [delivery.pk for delivery in due]
@@ -225,26 +242,19 @@ def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool, dic
     return going, True, waiting
 
 
-def due_deliveries(mapping: Mapping, size: int, seen: list[int] = ()) -> list[Delivery]:
+def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
+    return list(due_query(mapping, size))
+
+
+def due_query(mapping: Mapping, size: int, seen: list[int] = ()) -> QuerySet[Delivery]:
+    """The first `size` due deliveries, oldest first, each locked as it is read (SKIP LOCKED:
+    another claim's rows are stepped over), less those already `seen`."""
     due = Delivery.objects.filter(
         mapping=mapping, status__in=DUE, next_attempt_at__lte=timezone.now()
     ).order_by("next_attempt_at", "id")
     if seen:
         due = due.exclude(pk__in=seen)
-    fields = (
-        "id",
-        "event_id",
-        "event_received_at",
-        "payload",
-        "payload_bytes",
-        "attempts",
-        "first_attempt_at",
-        "next_attempt_at",
-        "replay",
-        "lane",
-        "position",
-    )
-    return list(due.select_for_update(skip_locked=True).only(*fields)[:size])
+    return due.select_for_update(skip_locked=True).only(*CLAIMED_FIELDS)[:size]
 
 
 def is_full(groups: list[list[Delivery]], size: int) -> bool:

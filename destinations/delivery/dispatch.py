@@ -20,7 +20,7 @@ from infra.bulk import insert_rows
 
 from ..integrations.base import ItemResult, Outcome
 from ..models import AttemptLink, Delivery, DeliveryAttempt
-from . import breaker, doorbell, lanes, tallies
+from . import breaker, doorbell, holds, tallies
 from .batching import Batch, claim_batch
 from .exchanges import Sent, attempt_record, unsent
 from .retries import outcome_values
@@ -148,7 +148,7 @@ def record(batch: Batch, sent: list[Sent], released: list[int] = ()) -> None:
         first_started = min(item.exchange.started_at for item in sent)
         reached = apply_updates(batch, updates, first_started)
         release(batch, released)
-        lanes.after_finishing(batch.destination.pk, finished_lanes(batch, updates))
+        holds.after_finishing(batch.destination.pk, finished_lanes(batch, updates))
         count_outcomes(batch, reached, updates, now)
         breaker.update_state(batch, sent, now)
         transaction.on_commit(lambda: count_batch(batch, sent, updates))
@@ -158,7 +158,7 @@ def finished_lanes(batch: Batch, updates: dict[int, dict[str, Any]]) -> list[int
     return [
         delivery.lane
         for delivery in batch.deliveries
-        if updates.get(delivery.pk, {}).get("status") in lanes.FINISHED
+        if updates.get(delivery.pk, {}).get("status") in holds.FINISHED
     ]
 
 

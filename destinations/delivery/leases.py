@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Delivery, DestinationState
-from . import lanes, tallies
+from . import holds, tallies
 from .retries import MIN_ATTEMPTS_BEFORE_GIVING_UP
 
 WORKER_LOST = "WORKER_LOST"
@@ -48,7 +48,7 @@ def reclaim_expired_leases() -> int:
             for pk, destination_id, _ in rows
         )
         for destination_id, lane in {(d, lane) for pk, d, lane in rows if pk in failed}:
-            lanes.after_finishing(destination_id, [lane])
+            holds.after_finishing(destination_id, [lane])
         tallies.count_outcomes(outcomes, now)
         # A probe whose worker died must not hold the circuit shut forever.
         stale_probes = DestinationState.objects.filter(probing=True).exclude(

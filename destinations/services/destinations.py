@@ -10,7 +10,7 @@ from django.db import transaction
 from infra import encryption
 from ingest.models import Source
 
-from ..delivery import lanes, transport
+from ..delivery import holds, transport
 from ..integrations import REGISTRY
 from ..integrations.base import Kind
 from ..models import Destination, Mapping
@@ -196,7 +196,7 @@ def save_destination(destination: Destination, typed: MappingType[str, str]) -> 
     destination.save()
     if stored.keep_order and not destination.keep_order:
         # Nothing would release them now; the sweeper would, within half a minute.
-        transaction.on_commit(lambda: lanes.release_destination(destination.pk))
+        transaction.on_commit(lambda: holds.release_destination(destination.pk))
     return unbind_secrets(destination, before, typed)
 
 

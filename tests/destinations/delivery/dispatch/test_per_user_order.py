@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from destinations.delivery import lanes
+from destinations.delivery import holds, lanes
 from destinations.delivery.batching import claim_batch, request_groups
 from destinations.delivery.dispatch import deliver
 from destinations.delivery.leases import reclaim_expired_leases
@@ -259,9 +259,9 @@ def test_a_held_delivery_whose_blocker_is_gone_is_released_by_the_sweeper(source
     dispatch_once(tracks)
     assert claim_batch(tracks.pk) is None  # ann-2 is held behind ann-1
     Delivery.objects.filter(event__message_id="ann-1").delete()
-    assert lanes.release_orphans() == 1
+    assert holds.release_orphans() == 1
     assert status_of("ann-2") == "pending"
-    assert lanes.release_orphans() == 0
+    assert holds.release_orphans() == 0
 
 
 def test_a_hold_whose_blocker_finished_before_the_claim_committed_is_let_go(source, sink, tracks):
@@ -269,7 +269,7 @@ def test_a_hold_whose_blocker_finished_before_the_claim_committed_is_let_go(sour
     first, second = Delivery.objects.order_by("position")
     blocker = lanes.Entry(first.pk, first.position, "in_flight", first.event_received_at)
     with transaction.atomic():
-        lanes.hold(tracks.destination_id, {second: blocker})
+        holds.hold(tracks.destination_id, {second: blocker})
         # Meanwhile another worker records the blocker delivered and finds nothing held.
         Delivery.objects.filter(pk=first.pk).update(status="delivered")
     assert status_of("ann-2") == "pending"
