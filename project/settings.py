@@ -135,8 +135,10 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 CELERY_DB_REUSE_MAX = 10**9
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "destinations.sweep", "schedule": 1.0, "options": {"expires": 5}},
-    # A held delivery whose blocker vanished (its mapping deleted, say) waits this long at most.
-    "held": {"task": "destinations.release_held", "schedule": 30.0, "options": {"expires": 25}},
+    # A held delivery whose blocker vanished (its mapping deleted, say) waits this long at most;
+    # so does one whose release was missed, which two workers on 100 busy users still showed
+    # now and then (a lane left held after its blocker was delivered; docs/delivery.md).
+    "held": {"task": "destinations.release_held", "schedule": 5.0, "options": {"expires": 4}},
     "purge": {"task": "destinations.purge", "schedule": 3600.0, "options": {"expires": 600}},
     # Partitions exist two days ahead; an hourly round leaves many chances to create them.
     "partitions": {
