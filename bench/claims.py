@@ -4,7 +4,7 @@ reads and costs when the backlog is large, from PostgreSQL's own account of it.
 A million due deliveries of a mapping of their own are written straight into the preloaded
 tables, spread over the last 3.5 days' partitions (a tenth retrying, not due for an hour),
 as a destination down for a while leaves them. Then: EXPLAIN (ANALYZE, BUFFERS) of the claim's
-due query, as batching.due_deliveries runs it, and the time of whole claims (claim_batch:
+due query, as batching.due_query builds it, and the time of whole claims (claim_batch:
 the lock, the cap, the due query, the update), each rolled back so that every claim meets the
 full backlog. The rows go again afterwards. Then the same at a destination that keeps order
 per user (issue 30), whose due query reads the lanes too: ten thousand users, one of whom holds

@@ -218,7 +218,7 @@ def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool, dic
     waiting to fill."""
     planner.in_index_order()  # for every read of the claim: the due query's and the lanes'
     if not mapping.destination.keep_order:
-        return due_deliveries(mapping, size), False, {}
+        return list(due_query(mapping, size)), False, {}
     going: list[Delivery] = []
     waiting: dict[Delivery, lanes.Entry] = {}
     seen: list[int] = []
@@ -240,10 +240,6 @@ def due_in_order(mapping: Mapping, size: int) -> tuple[list[Delivery], bool, dic
         # Due deliveries may be left behind the ones held: this claim is over, not the work.
         transaction.on_commit(lambda: doorbell.ring_dispatchers([mapping.pk]))
     return going, True, waiting
-
-
-def due_deliveries(mapping: Mapping, size: int) -> list[Delivery]:
-    return list(due_query(mapping, size))
 
 
 def due_query(mapping: Mapping, size: int, seen: list[int] = ()) -> QuerySet[Delivery]:
